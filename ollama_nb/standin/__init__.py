@@ -1,0 +1,6 @@
+"""A stand-in Ollama server for tests, tutorials and demos with no Ollama installed."""
+
+from .script import DEFAULT_MODELS, Model, Turn
+from .server import LoggedRequest, StandInServer
+
+__all__ = ["DEFAULT_MODELS", "LoggedRequest", "Model", "StandInServer", "Turn"]

@@ -1,0 +1,352 @@
+"""A stand-in Ollama server on 127.0.0.1 that the real ``ollama`` client cannot tell from Ollama.
+
+It speaks ``/api/chat`` (streamed as chunked NDJSON, or one JSON object), ``/api/tags``,
+``/api/show``, ``/api/ps``, ``/api/version`` and ``/``; answers chats from a script of
+:class:`Turn` objects (then from the demo responder); and logs every request it receives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .demo import demo_turn
+from .script import DEFAULT_MODELS, Model, Turn
+
+VERSION = "0.12.10"
+Responder = Callable[[dict[str, Any], bool], Turn]
+
+
+@dataclass
+class LoggedRequest:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None
+    completed: bool = False  # False while streaming, or when the client hung up early
+
+
+@dataclass
+class StandIn:
+    """What the server answers: the script, the models, and the log of requests."""
+
+    script: deque[Turn] = field(default_factory=deque)
+    models: tuple[Model, ...] = DEFAULT_MODELS
+    responder: Responder = demo_turn
+    requests: list[LoggedRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def model(self, name: str) -> Model | None:
+        full = name if ":" in name else name + ":latest"
+        return next((m for m in self.models if m.name in (name, full)), None)
+
+    def next_turn(self, request: dict[str, Any], thinks: bool) -> Turn:
+        with self.lock:
+            if self.script:
+                return self.script.popleft()
+        return self.responder(request, thinks)
+
+    def chats(self) -> list[dict[str, Any]]:
+        """The bodies of every ``/api/chat`` request so far."""
+        return [r.body or {} for r in self.requests if r.path == "/api/chat"]
+
+
+class StandInServer:
+    """Run a :class:`StandIn` on 127.0.0.1 in a background thread.
+
+    >>> with StandInServer([Turn(content="Hello!")]) as server:  # doctest: +SKIP
+    ...     ollama.Client(server.url).chat("llama3.2", [{"role": "user", "content": "Hi"}])
+    """
+
+    def __init__(
+        self,
+        script: Iterable[Turn] = (),
+        *,
+        models: tuple[Model, ...] = DEFAULT_MODELS,
+        responder: Responder = demo_turn,
+        port: int = 0,
+    ) -> None:
+        self.state = StandIn(deque(script), models, responder)
+        handler = type("Handler", (_Handler,), {"state": self.state})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        return self.state.requests
+
+    def push(self, *turns: Turn) -> None:
+        """Queue turns to answer the next chat requests."""
+        with self.state.lock:
+            self.state.script.extend(turns)
+
+    def start(self) -> StandInServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> StandInServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Ollama-stand-in"
+    state: StandIn
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _read_body(self) -> tuple[dict[str, Any] | None, str | None]:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return None, None
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            return None, f"invalid character '{raw[exc.pos:exc.pos + 1].decode(errors='replace')}'"
+        return (body, None) if isinstance(body, dict) else (None, "cannot unmarshal body")
+
+    def _send_json(self, status: int, payload: Any) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_text(self, text: str) -> None:
+        data = text.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _error(self, status: int, message: str) -> None:
+        self._send_json(status, {"error": message})
+
+    def _log(self, body: dict[str, Any] | None) -> LoggedRequest:
+        entry = LoggedRequest(self.command, self.path, body)
+        with self.state.lock:
+            self.state.requests.append(entry)
+        return entry
+
+    # -- routes -----------------------------------------------------------------------------
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+        self._log(None).completed = True
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802
+        entry = self._log(None)
+        routes = {"/": self._root, "/api/version": self._version, "/api/tags": self._tags,
+                  "/api/ps": self._ps}  # fmt: skip
+        route = routes.get(self.path.split("?")[0])
+        if route is None:
+            self._error(404, "404 page not found")
+        else:
+            route()
+        entry.completed = True
+
+    def do_POST(self) -> None:  # noqa: N802
+        body, problem = self._read_body()
+        entry = self._log(body)
+        if problem:
+            self._error(400, problem)
+        elif self.path == "/api/chat":
+            self._chat(body or {}, entry)
+            return
+        elif self.path == "/api/show":
+            self._show(body or {})
+        else:
+            self._error(404, "404 page not found")
+        entry.completed = True
+
+    def _root(self) -> None:
+        self._send_text("Ollama is running")
+
+    def _version(self) -> None:
+        self._send_json(200, {"version": VERSION})
+
+    def _tags(self) -> None:
+        self._send_json(200, {"models": [_tag(m) for m in self.state.models]})
+
+    def _ps(self) -> None:
+        self._send_json(200, {"models": []})
+
+    def _show(self, body: dict[str, Any]) -> None:
+        name = body.get("model") or body.get("name") or ""
+        model = self.state.model(name)
+        if model is None:
+            self._error(404, f"model '{name}' not found")
+            return
+        self._send_json(200, {
+            "license": "", "modelfile": f"FROM {model.name}\n", "parameters": "",
+            "template": "{{ .Prompt }}", "details": _details(model),
+            "model_info": {"general.architecture": model.family,
+                           f"{model.family}.context_length": model.context_length},
+            "capabilities": list(model.capabilities), "modified_at": _now(),
+        })  # fmt: skip
+
+    def _chat(self, body: dict[str, Any], entry: LoggedRequest) -> None:
+        name = body.get("model") or ""
+        model = self.state.model(name) if name else None
+        option_problem = _check_options(body.get("options"))
+        if not name:
+            self._error(400, "model is required")
+        elif model is None:
+            self._error(404, f"model '{name}' not found")
+        elif option_problem:
+            self._error(400, option_problem)
+        elif body.get("tools") and "tools" not in model.capabilities:
+            self._error(400, f"registry.ollama.ai/library/{name} does not support tools")
+        elif body.get("think") not in (None, False) and "thinking" not in model.capabilities:
+            self._error(400, f'"{name}" does not support thinking')
+        else:
+            thinks = "thinking" in model.capabilities and body.get("think") is not False
+            turn = self.state.next_turn(body, thinks)
+            if turn.status != 200:
+                self._error(turn.status, turn.error)
+            elif body.get("stream", True):
+                self._stream(name, turn, entry)
+                return
+            else:
+                self._send_json(200, _collapse(name, turn))
+        entry.completed = True
+
+    def _stream(self, model: str, turn: Turn, entry: LoggedRequest) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for count, line in enumerate(_lines(model, turn)):
+                if turn.disconnect_after is not None and count == turn.disconnect_after:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                if turn.error_after is not None and count == turn.error_after:
+                    self._write_chunk({"error": turn.error or "an error was encountered while running the model"})
+                    break
+                if turn.delay:
+                    time.sleep(turn.delay)
+                self._write_chunk(line)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+            entry.completed = True
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client hung up: Ollama cancels the request
+
+    def _write_chunk(self, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload, separators=(",", ":")).encode() + b"\n"
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+
+def _lines(model: str, turn: Turn) -> Iterator[dict[str, Any]]:
+    """The NDJSON objects of a streamed answer, the last with ``done: true`` and metrics."""
+    started = time.perf_counter_ns()
+    thinking, content = turn.thinking_chunks(), turn.content_chunks()
+    if turn.think_tags and thinking:
+        content = ["<think>", *thinking, "</think>\n\n", *content]
+        thinking = []
+    for piece in thinking:
+        yield _chunk(model, {"content": "", "thinking": piece})
+    for piece in content:
+        yield _chunk(model, {"content": piece})
+    calls = _tool_calls(turn)
+    if calls and not turn.tool_calls_on_final:
+        yield _chunk(model, {"content": "", "tool_calls": calls})
+    final = _chunk(model, {"content": ""}, done=True)
+    if calls and turn.tool_calls_on_final:
+        final["message"]["tool_calls"] = calls
+    elapsed = max(time.perf_counter_ns() - started, 1_000)
+    tokens = len(thinking) + len(content) + len(calls)
+    final.update(done_reason=turn.done_reason, total_duration=elapsed + 2_000_000,
+                 load_duration=1_000_000, prompt_eval_count=26, prompt_eval_duration=1_000_000,
+                 eval_count=tokens, eval_duration=elapsed)  # fmt: skip
+    yield final
+
+
+def _chunk(model: str, message: dict[str, Any], done: bool = False) -> dict[str, Any]:
+    return {"model": model, "created_at": _now(), "message": {"role": "assistant", **message}, "done": done}
+
+
+def _tool_calls(turn: Turn) -> list[dict[str, Any]]:
+    return [
+        {"id": f"call_{i:08d}", "function": {"index": 0 if turn.index_zero else i,
+                                            "name": c["name"], "arguments": c.get("arguments", {})}}
+        for i, c in enumerate(turn.tool_calls)
+    ]  # fmt: skip
+
+
+def _collapse(model: str, turn: Turn) -> dict[str, Any]:
+    """The single object of a ``stream: false`` answer."""
+    *_, final = _lines(model, Turn(**{**turn.__dict__, "think_tags": False, "delay": 0.0}))
+    thinking, content = "".join(turn.thinking_chunks()), "".join(turn.content_chunks())
+    if turn.think_tags and thinking:
+        content, thinking = f"<think>{thinking}</think>\n\n{content}", ""
+    final["message"].update(content=content)
+    if thinking:
+        final["message"]["thinking"] = thinking
+    if turn.tool_calls:
+        final["message"]["tool_calls"] = _tool_calls(turn)
+    return final
+
+
+_INT_OPTIONS = {"num_ctx", "num_predict", "num_keep", "seed", "top_k", "num_batch", "num_gpu",
+                "main_gpu", "num_thread", "repeat_last_n"}  # fmt: skip
+_FLOAT_OPTIONS = {"temperature", "top_p", "min_p", "typical_p", "repeat_penalty",
+                  "presence_penalty", "frequency_penalty"}  # fmt: skip
+
+
+def _check_options(options: Any) -> str | None:
+    """Ollama's own check of option types, with its wording."""
+    for key, value in (options or {}).items():
+        if key in _INT_OPTIONS and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            return f'option "{key}" must be of type integer'
+        if key in _FLOAT_OPTIONS and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            return f'option "{key}" must be of type float'
+        if key == "stop" and not isinstance(value, list):
+            return 'option "stop" must be of type array'
+    return None
+
+
+def _details(model: Model) -> dict[str, Any]:
+    return {"parent_model": "", "format": "gguf", "family": model.family, "families": [model.family],
+            "parameter_size": model.parameter_size, "quantization_level": model.quantization_level}  # fmt: skip
+
+
+def _tag(model: Model) -> dict[str, Any]:
+    return {"name": model.name, "model": model.name, "modified_at": _now(), "size": model.size,
+            "digest": hashlib.sha256(model.name.encode()).hexdigest(), "details": _details(model)}  # fmt: skip
