@@ -1,0 +1,40 @@
+"""ollama_nb: a local Ollama model as a first-class citizen of the notebook.
+
+``%load_ext ollama_nb``, then ``%%ollama -m MODEL`` cells; or :func:`chat` from code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import chat, defaults
+from .errors import Interrupted, OllamaNbError
+from .reply import Reply
+from .schema import SchemaError, ToolSpec
+from .stream import Metrics
+from .tools import Toolbox, tool
+from .trace import ModelTurn, ToolRound, Trace
+
+__all__ = [
+    "Interrupted",
+    "Metrics",
+    "ModelTurn",
+    "OllamaNbError",
+    "Reply",
+    "SchemaError",
+    "ToolRound",
+    "ToolSpec",
+    "Toolbox",
+    "Trace",
+    "chat",
+    "defaults",
+    "load_ipython_extension",
+    "tool",
+]
+__version__ = "0.1.0"
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magic import OllamaMagics
+
+    ipython.register_magics(OllamaMagics)

@@ -1,0 +1,112 @@
+"""``ollama_nb.chat``: the pipeline under the magic, usable from code, with or without display."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pydantic
+
+from . import loop, transport
+from .errors import Interrupted, OllamaNbError
+from .reply import Reply
+from .stream import ToolCall
+from .tools import DEFAULT_MAX_RESULT_CHARS, Toolbox
+
+
+@dataclass
+class Defaults:
+    """Settings used when a cell does not give them (``%ollama use NAME`` sets the model)."""
+
+    model: str | None = None
+    host: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    max_rounds: int = loop.DEFAULT_MAX_ROUNDS
+    max_result_chars: int = DEFAULT_MAX_RESULT_CHARS
+
+
+defaults = Defaults()
+Display = Literal["auto", "widget", "plain", "none"]
+
+
+class FormatError(OllamaNbError):
+    """A structured answer did not parse; the raw text stays in ``.reply.content``."""
+
+
+def chat(
+    prompt: str,
+    *,
+    model: str | None = None,
+    host: str | None = None,
+    system: str | None = None,
+    think: bool | str | None = None,
+    options: dict[str, Any] | None = None,
+    format: str | dict[str, Any] | type[pydantic.BaseModel] | None = None,  # noqa: A002 - Ollama's name
+    tools: Iterable[Callable[..., Any]] = (),
+    history: Sequence[dict[str, Any]] = (),
+    stream: bool = True,
+    max_rounds: int | None = None,
+    confirm: Callable[[ToolCall], bool] | None = None,
+    display: Display = "auto",
+) -> Reply:
+    """Ask ``model`` and return the :class:`Reply`; with ``display`` the answer streams into the
+    notebook as in a ``%%ollama`` cell (``"none"`` shows nothing, for scripts and tests).
+
+    Raises a short :class:`OllamaNbError` (or ``Interrupted``) with the partial reply as ``.reply``.
+    """
+    model = model or defaults.model
+    if not model:
+        raise OllamaNbError("No model given: pass model=... (or -m MODEL), or set a default with %ollama use NAME.")
+    toolbox = Toolbox(tools, max_result_chars=defaults.max_result_chars)
+    messages = [*history]
+    if system:
+        messages = [m for m in messages if m.get("role") != "system"]
+        messages.insert(0, {"role": "system", "content": system})
+    messages.append({"role": "user", "content": prompt})
+    wire_format = format.model_json_schema() if _is_model(format) else format
+    request = loop.Request(model, messages, think=think, format=wire_format,  # type: ignore[arg-type]
+                           options={**defaults.options, **(options or {})}, stream=stream)  # fmt: skip
+    client = transport.client_for(host or defaults.host)
+    view = _make_view(display, model)
+    view.show()
+    try:
+        reply = loop.run(client, request, toolbox=toolbox or None, observer=view,
+                         max_rounds=max_rounds or defaults.max_rounds, confirm=confirm)  # fmt: skip
+        if format is not None:
+            _parse(reply, format)
+    except (OllamaNbError, Interrupted) as exc:
+        view.finish(exc.reply)  # type: ignore[attr-defined]
+        raise
+    view.finish(reply)
+    return reply
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, pydantic.BaseModel)
+
+
+def _parse(reply: Reply, format: Any) -> None:  # noqa: A002
+    try:
+        reply.parsed = format.model_validate_json(reply.content) if _is_model(format) else json.loads(reply.content)
+    except (ValueError, pydantic.ValidationError) as exc:
+        reply.error = f"The answer is not valid for the requested format: {str(exc).splitlines()[0]}"
+        raise _with_reply(FormatError(reply.error + " The raw text is in _ollama.content."), reply) from None
+
+
+def _with_reply(exc: OllamaNbError, reply: Reply) -> OllamaNbError:
+    exc.reply = reply  # type: ignore[attr-defined]
+    return exc
+
+
+def _make_view(display: Display, model: str) -> Any:
+    from .view import NullView, PlainView, widgets_available
+
+    if display == "none":
+        return NullView()
+    if display == "plain" or (display == "auto" and not widgets_available()):
+        return PlainView(model)
+    from .view import LiveView
+
+    return LiveView(model)

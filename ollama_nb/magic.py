@@ -1,0 +1,160 @@
+"""``%%ollama`` and ``%ollama``: parse the options, look up names, call :func:`ollama_nb.chat`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from . import api, transport
+from .options import OptionError, parse_options
+from .schema import SchemaError, tool_spec
+from .stream import ToolCall
+
+SUBCOMMANDS = ("schema", "use", "models", "help")
+
+
+def _think(value: str) -> bool | str:
+    if value in ("low", "medium", "high"):
+        return value
+    raise ValueError(value)
+
+
+@magics_class
+class OllamaMagics(Magics):
+    @magic_arguments()
+    @argument("-m", "--model", help="the model, e.g. llama3.2 (default: set with %%ollama use NAME)")
+    @argument("--host", help="Ollama's URL (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
+    @argument("--system", help="a system prompt")
+    @argument("--think", nargs="?", const=True, type=_think, metavar="LEVEL",
+              help="ask the model to think (optionally low/medium/high)")  # fmt: skip
+    @argument("--no-think", dest="think", action="store_const", const=False, help="ask it not to think")
+    @argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+              help="a model option, repeatable: -o num_ctx=32000 -o temperature=0.2 -o 'stop=[\"x\"]'")  # fmt: skip
+    @argument("--format", help="json, a JSON schema, or the name of a pydantic model or schema dict")
+    @argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
+    @argument("--out", metavar="VAR", help="also store the reply in VAR (it is always in _ollama)")
+    @argument("--tools", metavar="F,G", help="notebook functions the model may call, by name")
+    @argument("--max-rounds", type=int, metavar="N", help="tool rounds before the model must answer (default 10)")
+    @argument("--confirm", action="store_true", help="ask y/N before each tool call")
+    @argument("--plain", action="store_true", help="stream plain text instead of widgets")
+    @argument("words", nargs="*", help="%%ollama only: the prompt, or a subcommand (schema, use, models, help)")
+    @line_cell_magic
+    def ollama(self, line: str, cell: str | None = None) -> None:
+        """Ask a local Ollama model; the answer streams into the notebook.
+
+        Cell: the body is the prompt::
+
+            %%ollama -m llama3.2 --tools add_two_numbers
+            What is three plus one?
+
+        Line: ``%ollama -m llama3.2 "Why is the sky blue?"``, or a subcommand:
+        ``%ollama schema NAME`` (the tool schema the model sees), ``%ollama use NAME`` (the
+        default model), ``%ollama models`` (what the server has), ``%ollama help``.
+
+        The reply is stored in ``_ollama``: ``.content``, ``.thinking``, ``.messages``,
+        ``.metrics``, ``.trace``.
+        """
+        first = line.split(maxsplit=1)
+        if cell is None and first and first[0] in SUBCOMMANDS:
+            return self._subcommand(first[0], first[1] if len(first) > 1 else "")
+        try:
+            args = parse_argstring(self.ollama, line)
+        except ValueError as exc:  # an unclosed quote in a line prompt
+            raise UsageError(f"{exc}: put the prompt in a %%ollama cell, or quote it") from None
+        if cell is not None and args.words:
+            raise UsageError(f"unexpected {' '.join(args.words)!r}: in a %%ollama cell the prompt is the cell body")
+        prompt = cell if cell is not None else " ".join(args.words)
+        if not prompt.strip():
+            raise UsageError("the prompt is empty: write it in the cell body, under %%ollama")
+        if args.out is not None and not args.out.isidentifier():
+            raise UsageError(f"--out takes a variable name, not {args.out!r}")
+        if args.max_rounds is not None and args.max_rounds < 1:
+            raise UsageError("--max-rounds takes a number of at least 1")
+        try:
+            options = parse_options(args.option)
+        except OptionError as exc:
+            raise UsageError(str(exc)) from None
+        model = args.model or api.defaults.model
+        if not model:
+            raise UsageError("no model: add -m MODEL (e.g. -m llama3.2), or set a default with %ollama use NAME")
+        try:
+            reply = api.chat(
+                prompt, model=model, host=args.host, system=args.system, think=args.think,
+                options=options, format=self._format(args.format), tools=self._tools(args.tools),
+                stream=args.stream, max_rounds=args.max_rounds,
+                confirm=_ask if args.confirm else None, display="plain" if args.plain else "auto",
+            )  # fmt: skip
+        except Exception as exc:
+            if (partial := getattr(exc, "reply", None)) is not None:
+                self._bind(partial, args.out)
+            raise
+        self._bind(reply, args.out)
+
+    def _bind(self, reply: Any, out: str | None) -> None:
+        self.shell.user_ns["_ollama"] = reply
+        if out:
+            self.shell.user_ns[out] = reply
+
+    def _lookup(self, name: str, what: str) -> Any:
+        if name not in self.shell.user_ns:
+            raise UsageError(f"{what} {name!r} is not defined in the notebook")
+        return self.shell.user_ns[name]
+
+    def _tools(self, names: str | None) -> list[Any]:
+        functions = []
+        for name in filter(None, (n.strip() for n in (names or "").split(","))):
+            function = self._lookup(name, "tool")
+            if not callable(function):
+                raise UsageError(f"tool {name!r} is a {type(function).__name__}, not a function")
+            try:
+                tool_spec(function)
+            except SchemaError as exc:
+                raise UsageError(str(exc)) from None
+            functions.append(function)
+        return functions
+
+    def _format(self, value: str | None) -> Any:
+        if value is None or value == "json":
+            return value
+        if value.lstrip().startswith("{"):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"--format is not valid JSON: {exc}") from None
+        found = self._lookup(value, "format")
+        if not (isinstance(found, dict) or api._is_model(found)):
+            raise UsageError(f"--format {value}: expected a pydantic model class or a JSON schema dict")
+        return found
+
+    def _subcommand(self, name: str, rest: str) -> None:
+        if name == "help":
+            print(self.ollama.__doc__)
+        elif name == "use":
+            if not rest.strip():
+                raise UsageError("usage: %ollama use MODEL")
+            api.defaults.model = rest.strip()
+            print(f"Default model: {api.defaults.model}")
+        elif name == "schema":
+            function = self._lookup(rest.strip(), "function")
+            try:
+                spec = tool_spec(function)
+            except SchemaError as exc:
+                raise UsageError(str(exc)) from None
+            print(json.dumps(spec.schema, indent=2))
+            for note in spec.notes:
+                print(f"note: {note}")
+        elif name == "models":
+            client = transport.client_for(api.defaults.host)
+            for model in client.list().models:
+                details = model.details
+                family = details.family if details else ""
+                print(f"{model.model:28} {(model.size or 0) / 1e9:6.1f} GB  {family}")
+
+
+def _ask(call: ToolCall) -> bool:
+    arguments = json.dumps(call.arguments, ensure_ascii=False)
+    return input(f"Run {call.name}({arguments})? [y/N] ").strip().lower() in ("y", "yes")

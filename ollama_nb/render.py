@@ -1,0 +1,202 @@
+"""Pure functions from replies and traces to HTML and text. No widgets, no kernel.
+
+Every piece of model or tool text goes through ``html.escape`` or the markdown renderer (which
+escapes raw HTML), so nothing from the model becomes live HTML.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from .markdown import to_html
+from .reply import Reply
+from .stream import Metrics
+from .trace import ModelTurn, ToolRound, Trace
+
+MIME = "application/vnd.ollama-nb.reply+json"
+FORMAT_VERSION = 1
+
+ERROR_COLOUR = "#c62828"
+MUTED = "color:#757575;font-size:0.9em"
+_ICONS = {"pending": "○", "running": "…", "ok": "✓", "error": "✗", "refused": "⊘", "interrupted": "■"}
+
+
+def duration(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def status_line(model: str, metrics: Metrics, rounds: int = 0) -> str:
+    """``qwen3 · 120 tokens · 45.1 tokens/s · 2.31 s · 2 tool calls``"""
+    parts = [model, f"{metrics.eval_count} tokens"]
+    if metrics.tokens_per_s:
+        parts.append(f"{metrics.tokens_per_s:.1f} tokens/s")
+    parts.append(duration(metrics.total_s))
+    if rounds:
+        parts.append(f"{rounds} tool call{'s' if rounds != 1 else ''}")
+    return " · ".join(parts)
+
+
+def _value(value: Any, limit: int = 40) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=repr)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def call_text(round: ToolRound) -> str:  # noqa: A002
+    """``add_two_numbers(a=3, b=1)``"""
+    arguments = round.arguments
+    if isinstance(arguments, dict):
+        inner = ", ".join(f"{k}={_value(v)}" for k, v in arguments.items())
+    else:
+        inner = _value(arguments)
+    return f"{round.name}({inner})"
+
+
+def round_summary(round: ToolRound) -> str:  # noqa: A002
+    """``✓ add_two_numbers(a=3, b=1) → 4 · 0.3 ms``"""
+    text = f"{_ICONS[round.status]} {call_text(round)}"
+    if round.status in ("ok", "error", "refused", "interrupted"):
+        outcome = round.result if round.status == "ok" else (round.error or round.status)
+        first = (outcome or "").strip().splitlines()[0] if (outcome or "").strip() else '""'
+        text += f" → {first if len(first) <= 60 else first[:59] + '…'} · {duration(round.duration_s)}"
+    elif round.status == "running":
+        text += " running…"
+    return text
+
+
+def round_html(round: ToolRound, open_: bool = False) -> str:  # noqa: A002
+    """One collapsible trace entry: summary line, then arguments, result and error."""
+    failed = round.status in ("error", "interrupted")
+    style = f' style="color:{ERROR_COLOUR}"' if failed else ""
+    body = [_section("arguments", json.dumps(round.arguments, indent=2, ensure_ascii=False, default=repr))]
+    if round.coerced is not None and round.coerced != round.arguments:
+        body.append(_section("as the function got them", _pretty(round.coerced)))
+    if round.result is not None:
+        body.append(_section("sent back to the model", round.result))
+    if round.error:
+        body.append(_section("error", round.error, colour=ERROR_COLOUR))
+    body.append(f'<div style="{MUTED}">status {round.status} · started at '
+                f"{duration(round.started_s)} · took {duration(round.duration_s)}</div>")  # fmt: skip
+    return (
+        f'<details class="ollama-nb-round ollama-nb-{round.status}"{" open" if open_ else ""}>'
+        f"<summary{style}><code>{escape(round_summary(round))}</code></summary>{''.join(body)}</details>"
+    )
+
+
+def _pretty(values: dict[str, Any]) -> str:
+    return "\n".join(f"{k} = {v!r}" for k, v in values.items())
+
+
+def _section(title: str, text: str, colour: str | None = None) -> str:
+    style = f' style="color:{colour}"' if colour else ""
+    return f"<div><b>{escape(title)}</b><pre{style}>{escape(text)}</pre></div>"
+
+
+def timeline_svg(trace: Trace, width: int = 600) -> str:
+    """Model turns and tool calls on one time axis, so a glance shows where the time went."""
+    total = trace.duration_s or 1e-9
+    rows: list[tuple[str, float, float, str]] = [
+        (f"model turn {t.index + 1}", t.started_s, t.duration_s, "#1e88e5") for t in trace.turns
+    ] + [
+        (r.name, r.started_s, r.duration_s, ERROR_COLOUR if r.status != "ok" else "#fb8c00")
+        for r in trace.rounds
+    ]
+    rows.sort(key=lambda row: row[1])
+    height, label = 16, 150
+    bars = []
+    for i, (name, start, length, colour) in enumerate(rows):
+        x = label + start / total * (width - label)
+        w = max(length / total * (width - label), 1.0)
+        y = i * height
+        bars.append(
+            f'<text x="0" y="{y + 12}" font-size="11">{escape(name[:22])}</text>'
+            f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{height - 4}" fill="{colour}">'
+            f"<title>{escape(name)}: {duration(length)}</title></rect>"
+        )
+    return (
+        f'<svg class="ollama-nb-timeline" width="{width}" height="{len(rows) * height + 14}" '
+        f'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline">{"".join(bars)}'
+        f'<text x="{width - 2}" y="{len(rows) * height + 11}" font-size="10" text-anchor="end">'
+        f"{duration(total)}</text></svg>"
+    )
+
+
+def static_html(reply: Reply) -> str:
+    """The output a saved notebook keeps: readable in JupyterLab, nbconvert and on GitHub."""
+    trace = reply.trace
+    parts = ['<div class="ollama-nb">']
+    if reply.thinking:
+        parts.append(f'<details class="ollama-nb-thinking"><summary style="{MUTED}">Thinking</summary>'
+                     f'<div style="{MUTED}">{to_html(reply.thinking)}</div></details>')  # fmt: skip
+    parts.append(f'<div class="ollama-nb-answer">{to_html(reply.content)}</div>')
+    parts.extend(f'<div style="{MUTED}">{escape(n)}</div>' for n in notices(reply))
+    if reply.error or reply.interrupted:
+        parts.append(problem_html(reply))
+    parts.append(f'<div class="ollama-nb-status" style="{MUTED}">'
+                 f"{escape(status_line(reply.model, reply.metrics, len(trace)))}</div>")  # fmt: skip
+    if trace.rounds:
+        parts.append('<div class="ollama-nb-trace">')
+        parts.extend(round_html(r) for r in trace.rounds)
+        parts.append(f"<details><summary style=\"{MUTED}\">Timeline</summary>{timeline_svg(trace)}</details>")
+        parts.append("</div>")
+    parts.append(prompt_html(trace))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def notices(reply: Reply) -> list[str]:
+    if reply.max_rounds_reached:
+        return ["Tool-round limit reached: the model was asked to answer with what it had, without tools."]
+    return []
+
+
+def problem_html(reply: Reply) -> str:
+    if reply.interrupted:
+        return f'<div class="ollama-nb-error" style="color:{ERROR_COLOUR}">■ Interrupted: the answer above is partial.</div>'
+    return f'<div class="ollama-nb-error" style="color:{ERROR_COLOUR}">✗ {escape(reply.error or "")}</div>'
+
+
+def prompt_html(trace: Trace) -> str:
+    inner = _section("prompt", trace.prompt)
+    if trace.system:
+        inner = _section("system", trace.system) + inner
+    return f'<details class="ollama-nb-prompt"><summary style="{MUTED}">Prompt</summary>{inner}</details>'
+
+
+def static_text(reply: Reply) -> str:
+    """The text/plain fallback: the answer, problems, the status line and one line per tool call."""
+    lines = [reply.content.rstrip()]
+    lines += notices(reply)
+    if reply.interrupted:
+        lines.append("[interrupted: the answer above is partial]")
+    elif reply.error:
+        lines.append(f"[error] {reply.error}")
+    lines.append(status_line(reply.model, reply.metrics, len(reply.trace)))
+    lines += [round_summary(r) for r in reply.trace.rounds]
+    return "\n".join(line for line in lines if line)
+
+
+def turn_status(turn: ModelTurn) -> str:
+    return f"{turn.model} · turn {turn.index + 1} · waiting for the model…"
+
+
+def static_bundle(reply: Reply) -> dict[str, Any]:
+    """The MIME bundle of the output left in the notebook; the JSON part is for machines."""
+    record = {
+        "version": FORMAT_VERSION,
+        "model": reply.model,
+        "content": reply.content,
+        "thinking": reply.thinking,
+        "done_reason": reply.done_reason,
+        "error": reply.error,
+        "interrupted": reply.interrupted,
+        "metrics": reply.metrics.to_dict(),
+        "messages": reply.messages,
+        "trace": reply.trace.to_dict(),
+    }
+    return {"text/html": static_html(reply), "text/plain": static_text(reply), MIME: record}

@@ -1,0 +1,215 @@
+"""From a Python callable to the tool schema a model sees, and back: validating its arguments.
+
+pydantic writes the JSON schema of every parameter type (Literal, Enum, Optional, list[T],
+TypedDict, dataclasses, models, Annotated[..., Field(...)], dates, paths) and validates and
+coerces what the model sends against the very same model; docstring_parser reads the
+descriptions from Google, NumPy and reST docstrings.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import typing
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docstring_parser
+import pydantic
+from pydantic.fields import FieldInfo
+
+
+class SchemaError(TypeError):
+    """Every problem with a function's signature, reported once."""
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A callable, the schema the model sees for it, and the model that validates its arguments."""
+
+    name: str
+    function: Callable[..., Any]
+    schema: dict[str, Any]
+    arguments: type[pydantic.BaseModel]
+    positional: tuple[str, ...] = ()  # positional-only parameters, passed in this order
+    notes: tuple[str, ...] = field(default=())  # what the user should know, e.g. a missing hint
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.function)
+
+    def validate(self, arguments: Any) -> dict[str, Any]:
+        """Coerce the model's arguments (``"3"`` → 3, JSON text → list, value → Enum member...).
+
+        Raises :class:`ArgumentError` naming every problem.
+        """
+        if isinstance(arguments, str):
+            arguments = _loads(arguments, arguments)
+        if not isinstance(arguments, dict):
+            raise ArgumentError(f"arguments must be a JSON object, got {type(arguments).__name__}")
+        try:
+            values = self.arguments.model_validate(arguments)
+        except pydantic.ValidationError as first:
+            values = self._validate_decoded(arguments, first)
+        return {name: getattr(values, name) for name in type(values).model_fields}
+
+    def _validate_decoded(self, arguments: dict[str, Any], error: pydantic.ValidationError) -> Any:
+        # small models often send a list or object as JSON text: decode those and try again
+        decoded = {k: _loads(v, v) if isinstance(v, str) else v for k, v in arguments.items()}
+        if decoded != arguments:
+            try:
+                return self.arguments.model_validate(decoded)
+            except pydantic.ValidationError:
+                pass
+        raise ArgumentError(_describe(error)) from None
+
+    def call(self, values: dict[str, Any]) -> Any:
+        args = [values.pop(name) for name in self.positional]
+        return self.function(*args, **values)
+
+
+class ArgumentError(ValueError):
+    """The model's arguments do not fit the schema; the message is meant for the model."""
+
+
+def _loads(text: str, fallback: Any) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return fallback
+
+
+def _describe(error: pydantic.ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "arguments"
+        if item["type"] == "missing":
+            problems.append(f"missing required argument {where!r}")
+        elif item["type"] == "extra_forbidden":
+            problems.append(f"unexpected argument {where!r}")
+        else:
+            problems.append(f"{where!r}: {item['msg']} (got {item['input']!r})")
+    return "; ".join(problems)
+
+
+_cache: weakref.WeakKeyDictionary[Callable[..., Any], ToolSpec] = weakref.WeakKeyDictionary()
+
+
+def tool_spec(function: Callable[..., Any]) -> ToolSpec:
+    """The :class:`ToolSpec` of ``function``, built once per function object."""
+    spec = getattr(function, "__ollama_tool__", None) or _cache.get(function)
+    if spec is None:
+        spec = build(function)
+        _cache[function] = spec
+    return spec
+
+
+def build(function: Callable[..., Any], name: str | None = None) -> ToolSpec:
+    """Inspect ``function`` and build its schema; raise :class:`SchemaError` listing every problem."""
+    name = name or getattr(function, "__name__", "")
+    problems: list[str] = []
+    notes: list[str] = []
+    if not callable(function):
+        raise SchemaError(f"{name or function!r} is not callable")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"cannot read the signature of {name}: {exc}") from None
+    try:
+        hints = typing.get_type_hints(function, include_extras=True)
+    except Exception as exc:  # a forward reference that does not resolve, a typo in a hint
+        problems.append(f"its type hints cannot be resolved ({exc})")
+        hints = {}
+    doc = docstring_parser.parse(inspect.getdoc(function) or "")
+    described = {p.arg_name: p.description for p in doc.params if p.description}
+
+    fields: dict[str, Any] = {}
+    positional: list[str] = []
+    for param in signature.parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            notes.append(f"{'*' if param.kind == param.VAR_POSITIONAL else '**'}{param.name} is not shown to the model")
+            continue
+        if param.kind == param.POSITIONAL_ONLY:
+            positional.append(param.name)
+        annotation = hints.get(param.name, inspect.Parameter.empty)
+        if annotation is inspect.Parameter.empty:
+            notes.append(f"{param.name!r} has no type hint: the model is told it is a string")
+            annotation = typing.Annotated[Any, pydantic.WithJsonSchema({"type": "string"})]
+        extra: dict[str, Any] = {}
+        if param.name in described and not _has_description(annotation):
+            extra["description"] = described[param.name]
+        if param.default is not param.empty:
+            extra["default"] = param.default
+        fields[param.name] = (annotation, FieldInfo(**extra))
+
+    if problems:
+        raise SchemaError(f"cannot make a tool of {name}: " + "; ".join(problems))
+    try:
+        model = pydantic.create_model(
+            f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+            **fields,
+        )  # fmt: skip
+        parameters = model.model_json_schema()
+    except Exception as exc:  # pydantic names the parameter and type it cannot handle
+        raise SchemaError(f"cannot make a tool of {name}: {exc}".splitlines()[0]) from None
+
+    description = "\n\n".join(p for p in (doc.short_description, doc.long_description) if p)
+    schema = {
+        "type": "function",
+        "function": {"name": name, "description": description, "parameters": _tidy(parameters)},
+    }
+    return ToolSpec(name, function, schema, model, tuple(positional), tuple(notes))
+
+
+def _has_description(annotation: Any) -> bool:
+    metadata = getattr(annotation, "__metadata__", ())
+    return any(isinstance(m, FieldInfo) and m.description for m in metadata)
+
+
+def _noise(key: str, value: Any) -> bool:
+    # extra arguments are refused by validation anyway; dict[str, T] keeps its value schema
+    return key == "title" or (key == "additionalProperties" and value is False)
+
+
+def _tidy(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Make pydantic's schema read well to Ollama and a small model.
+
+    Ollama's tool template knows ``type``, ``description``, ``enum``, ``items``, ``anyOf`` and
+    nested ``properties``, not ``$ref``: references are inlined. Titles are noise; defaults are
+    also said in the description, which every template shows.
+    """
+    defs = parameters.pop("$defs", {})
+
+    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(n, seen) for n in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/") and ref[8:] not in seen:
+            target = ref[8:]
+            merged = {**defs[target], **{k: v for k, v in node.items() if k != "$ref"}}
+            return walk(merged, (*seen, target))
+        out = {k: walk(v, seen) for k, v in node.items() if not _noise(k, v)}
+        any_of = out.get("anyOf")
+        if any_of and all(set(a) == {"type"} and isinstance(a["type"], str) for a in any_of):
+            out.pop("anyOf")
+            out["type"] = [a["type"] for a in any_of]
+        elif any_of and len(any_of) == 2 and {"type": "null"} in any_of:  # Optional[X]: X or null
+            (other,) = [a for a in any_of if a != {"type": "null"}]
+            if isinstance(other.get("type"), str):
+                out.pop("anyOf")
+                out = {**other, **out, "type": [other["type"], "null"]}
+        if "default" in out and "properties" not in out:
+            said = out.get("description", "").rstrip()
+            said += "" if not said or said.endswith(".") else "."
+            out["description"] = f"{said} Default: {json.dumps(out['default'])}.".lstrip()
+        return out
+
+    tidy = {k: walk(v, ()) for k, v in parameters.items() if not _noise(k, v)}
+    tidy = {"type": "object", "properties": tidy.get("properties", {}), "required": [], **tidy}
+    if "$ref" in json.dumps(tidy):  # a recursive type keeps the definitions it refers to
+        tidy["$defs"] = defs
+    return tidy

@@ -1,0 +1,192 @@
+"""Chat chunks in, typed events out: the protocol side of streaming, with no Jupyter in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ThinkingDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the model asked for. ``position`` counts calls in the turn (``index`` may be 0 for all)."""
+
+    name: str
+    arguments: Any
+    position: int
+
+
+@dataclass(frozen=True)
+class ToolCallEvent:
+    call: ToolCall
+
+
+@dataclass
+class Metrics:
+    """The final chunk's counters; durations in nanoseconds, as Ollama reports them."""
+
+    total_duration: int = 0
+    load_duration: int = 0
+    prompt_eval_count: int = 0
+    prompt_eval_duration: int = 0
+    eval_count: int = 0
+    eval_duration: int = 0
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.eval_count / self.eval_duration * 1e9 if self.eval_duration else 0.0
+
+    @property
+    def total_s(self) -> float:
+        return self.total_duration / 1e9
+
+    def __add__(self, other: Metrics) -> Metrics:
+        return Metrics(**{k: getattr(self, k) + getattr(other, k) for k in self.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "tokens_per_s": round(self.tokens_per_s, 2)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Metrics:
+        return cls(**{k: int(data.get(k) or 0) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Done:
+    metrics: Metrics
+    done_reason: str
+    model: str
+
+
+Event = TextDelta | ThinkingDelta | ToolCallEvent | Done
+
+
+class ThinkTagSplitter:
+    """Split ``<think>...</think>`` out of content, with tags that may be cut across chunks."""
+
+    def __init__(self) -> None:
+        self._inside = False
+        self._pending = ""
+        self._seen_text = False
+
+    def feed(self, text: str) -> Iterator[TextDelta | ThinkingDelta]:
+        buffer = self._pending + text
+        self._pending = ""
+        while buffer:
+            tag = THINK_CLOSE if self._inside else THINK_OPEN
+            at = buffer.find(tag)
+            if at < 0:
+                keep = _partial_suffix(buffer, tag)
+                buffer, self._pending = buffer[: len(buffer) - keep], buffer[len(buffer) - keep :]
+                yield from self._emit(buffer)
+                return
+            yield from self._emit(buffer[:at])
+            buffer = buffer[at + len(tag) :]
+            if self._inside:  # the answer usually starts after a blank line: drop it
+                buffer = buffer.lstrip("\n")
+            self._inside = not self._inside
+
+    def flush(self) -> Iterator[TextDelta | ThinkingDelta]:
+        pending, self._pending = self._pending, ""
+        yield from self._emit(pending)
+
+    def _emit(self, text: str) -> Iterator[TextDelta | ThinkingDelta]:
+        if not text:
+            return
+        if self._inside:
+            yield ThinkingDelta(text)
+        elif self._seen_text or text.strip():
+            self._seen_text = True
+            yield TextDelta(text)
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest end of ``text`` that starts ``tag`` (a tag cut between chunks)."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if tag.startswith(text[-size:]):
+            return size
+    return 0
+
+
+@dataclass
+class Turn:
+    """One assistant turn, accumulated from its chunks (kept as parts: joining is linear)."""
+
+    content_parts: list[str] = field(default_factory=list)
+    thinking_parts: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    metrics: Metrics | None = None
+    done_reason: str = ""
+    model: str = ""
+
+    @property
+    def content(self) -> str:
+        return "".join(self.content_parts)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self.thinking_parts)
+
+    def message(self) -> dict[str, Any]:
+        """The assistant message to send back to Ollama in the next request."""
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.thinking_parts:
+            msg["thinking"] = self.thinking
+        if self.tool_calls:
+            msg["tool_calls"] = [
+                {"function": {"index": c.position, "name": c.name, "arguments": c.arguments}}
+                for c in self.tool_calls
+            ]
+        return msg
+
+
+class TurnReader:
+    """Read one turn's chunks (``ChatResponse`` objects) into events, keeping what arrived.
+
+    ``turn`` holds everything received so far, also when the stream fails half way.
+    """
+
+    def __init__(self) -> None:
+        self.turn = Turn()
+        self._tags = ThinkTagSplitter()
+
+    def read(self, chunks: Any) -> Iterator[Event]:
+        for chunk in chunks:
+            yield from self._chunk(chunk)
+
+    def _chunk(self, chunk: Any) -> Iterator[Event]:
+        message = chunk.message
+        if message.thinking:
+            yield self._record(ThinkingDelta(message.thinking))
+        if message.content:
+            for event in self._tags.feed(message.content):
+                yield self._record(event)
+        for call in message.tool_calls or ():  # on any chunk, the final one included
+            function = call.function
+            tool_call = ToolCall(function.name, dict(function.arguments or {}), len(self.turn.tool_calls))
+            self.turn.tool_calls.append(tool_call)
+            yield ToolCallEvent(tool_call)
+        if chunk.done:
+            for event in self._tags.flush():
+                yield self._record(event)
+            metrics = Metrics.from_dict(chunk.model_dump())
+            self.turn.metrics, self.turn.done_reason = metrics, chunk.done_reason or ""
+            self.turn.model = chunk.model or ""
+            yield Done(metrics, self.turn.done_reason, self.turn.model)
+
+    def _record(self, event: TextDelta | ThinkingDelta) -> TextDelta | ThinkingDelta:
+        parts = self.turn.content_parts if isinstance(event, TextDelta) else self.turn.thinking_parts
+        parts.append(event.text)
+        return event

@@ -1,0 +1,228 @@
+"""The live view of a running cell: widgets fed by the loop, redrawn at a bounded rate.
+
+What to show is stored on every event; when to draw is decided by the clock (at most every
+``interval`` seconds, and at once for the first text). Finished markdown blocks are sent to the
+front end once, into an ``Output`` widget; only the open block is re-rendered, so the traffic
+stays linear in the length of the answer. At the end the widgets are replaced by a static
+output (HTML, text and JSON) that a saved notebook keeps without any widget state.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import ipywidgets as widgets
+from IPython.display import HTML, display
+
+from . import render
+from .loop import Observer
+from .markdown import BlockSplitter, to_html
+from .reply import Reply
+from .stream import Done, Event, TextDelta, ThinkingDelta
+from .trace import ModelTurn, ToolRound
+
+DEFAULT_INTERVAL = 0.1  # seconds between redraws: ~10 per second, whatever the token rate
+
+
+def _parent_msg_id() -> str:
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else {}
+    return (parent or {}).get("header", {}).get("msg_id", "")
+
+
+class StreamingMarkdown(widgets.VBox):
+    """A markdown text that grows: finished blocks are appended once, the open one redrawn.
+
+    >>> view = StreamingMarkdown(); display(view)  # doctest: +SKIP
+    >>> view.feed("# Hello\\n\\nWorld"); view.draw()  # doctest: +SKIP
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._done = widgets.Output()
+        self._tail = widgets.HTML()
+        self._splitter = BlockSplitter()
+        super().__init__([self._done, self._tail], **kwargs)
+
+    def feed(self, text: str) -> None:
+        self._splitter.feed(text)
+
+    def draw(self, take: bool = True) -> None:
+        """Show what was fed. ``take`` moves finished blocks into the append-only part; that
+        needs the kernel's current message (the main thread), a timer thread passes False."""
+        if take and (finished := self._splitter.take_finished()):
+            with self._done:
+                display(HTML(to_html(finished)))
+        html = to_html(self._splitter.tail)
+        if html != self._tail.value:
+            self._tail.value = html
+
+
+class LiveView(Observer):
+    """The widgets of one cell: thinking, answer, tool trace, status; one redraw clock."""
+
+    def __init__(self, model: str, interval: float = DEFAULT_INTERVAL) -> None:
+        self.interval = interval
+        self.thinking = StreamingMarkdown()
+        self.thinking_box = widgets.Accordion([self.thinking], titles=("Thinking",))
+        self.thinking_box.layout.display = "none"
+        self.answer = StreamingMarkdown()
+        self.trace_box = widgets.VBox()
+        self.status = widgets.HTML(f'<span style="{render.MUTED}">{model} · waiting for the model…</span>')
+        self.root = widgets.VBox([self.thinking_box, self.answer, self.trace_box, self.status])
+        self.root.add_class("ollama-nb-live")
+        self._entries: dict[int, widgets.HTML] = {}
+        self._dirty: set[StreamingMarkdown] = set()
+        self._last_draw = float("-inf")
+        self._timer: threading.Timer | None = None
+        self._lock = threading.RLock()
+        self._handle: Any = None
+
+    def show(self) -> None:
+        self._handle = display(self.root, display_id=True)
+
+    # -- loop hooks -------------------------------------------------------------------------
+    def event(self, event: Event) -> None:
+        if isinstance(event, ThinkingDelta):
+            if self.thinking_box.layout.display == "none":
+                self.thinking_box.layout.display = None
+                self.thinking_box.selected_index = 0
+            self._feed(self.thinking, event.text)
+        elif isinstance(event, TextDelta):
+            if self.thinking_box.selected_index is not None and self.thinking_box.layout.display is None:
+                self.draw_now()
+                self.thinking_box.selected_index = None  # the answer starts: fold the thinking away
+            self._feed(self.answer, event.text)
+        elif isinstance(event, Done):
+            self.draw_now()
+
+    def round(self, round: ToolRound) -> None:  # noqa: A002
+        self.draw_now()
+        entry = self._entries.get(id(round))
+        if entry is None:
+            entry = self._entries[id(round)] = widgets.HTML()
+            self.trace_box.children = (*self.trace_box.children, entry)
+        entry.value = render.round_html(round)
+
+    def turn(self, turn: ModelTurn) -> None:
+        if not turn.duration_s:
+            self.status.value = f'<span style="{render.MUTED}">{render.turn_status(turn)}</span>'
+
+    def notice(self, text: str) -> None:
+        self.trace_box.children = (*self.trace_box.children, widgets.HTML(f'<i style="{render.MUTED}">{text}</i>'))
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _feed(self, part: StreamingMarkdown, text: str) -> None:
+        with self._lock:
+            part.feed(text)
+            self._dirty.add(part)
+            due = self._last_draw + self.interval - time.monotonic()
+            if due <= 0:
+                self._draw(take=True)
+            elif self._timer is None:  # the stream may pause (a tool call is being buffered)
+                self._timer = threading.Timer(due, self._draw, kwargs={"take": False})
+                self._timer.daemon = True
+                self._timer.start()
+
+    def draw_now(self) -> None:
+        with self._lock:
+            self._draw(take=True)
+
+    def _draw(self, take: bool) -> None:
+        with self._lock:
+            if self._timer is not None and take:
+                self._timer.cancel()
+            self._timer = None
+            for part in list(self._dirty):
+                part.draw(take=take)
+            self._dirty.clear()
+            self._last_draw = time.monotonic()
+
+    def finish(self, reply: Reply) -> None:
+        """Replace the live widgets by the static output the saved notebook keeps."""
+        self.draw_now()
+        received = reply.content or reply.thinking or reply.trace.rounds
+        # nothing arrived (server down, unknown model): the error message says it all
+        bundle = render.static_bundle(reply) if received else {"text/plain": ""}
+        if self._handle is not None:
+            self._handle.update(bundle, raw=True)
+        else:
+            display(bundle, raw=True)
+        _close(self.root)
+
+
+def widgets_available() -> bool:
+    """True in a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab, nbclient); False in a
+    terminal IPython or a plain interpreter."""
+    from IPython import get_ipython
+
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+class NullView(Observer):
+    """Shows nothing: for scripts and tests that only want the reply."""
+
+    def show(self) -> None:
+        pass
+
+    def finish(self, reply: Reply) -> None:
+        pass
+
+
+def _close(widget: widgets.Widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close(child)
+    widget.close()
+
+
+class PlainView(Observer):
+    """For front ends without widgets (terminal IPython, ``ipython -c``): text to stdout."""
+
+    def __init__(self, model: str, out: Any = None) -> None:
+        self.model = model
+        self.out = out or sys.stdout
+        self._mode = ""
+
+    def _write(self, mode: str, text: str) -> None:
+        if mode != self._mode:
+            if self._mode:
+                self.out.write("\n")
+            self.out.write({"thinking": "[thinking] ", "answer": ""}.get(mode, ""))
+            self._mode = mode
+        self.out.write(text)
+        self.out.flush()
+
+    def show(self) -> None:
+        pass
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, ThinkingDelta):
+            self._write("thinking", event.text)
+        elif isinstance(event, TextDelta):
+            self._write("answer", event.text)
+
+    def round(self, round: ToolRound) -> None:  # noqa: A002
+        if round.status not in ("pending", "running"):
+            self._write("trace", "")
+            self.out.write(f"  {render.round_summary(round)}\n")
+            self._mode = ""
+
+    def notice(self, text: str) -> None:
+        self._write("notice", "")
+        self.out.write(f"  {text}\n")
+        self._mode = ""
+
+    def finish(self, reply: Reply) -> None:
+        if not (reply.content or reply.thinking or reply.trace.rounds):
+            return  # nothing arrived: the error message says it all
+        self._write("status", "")
+        if reply.interrupted:
+            self.out.write("[interrupted: the answer above is partial]\n")
+        elif reply.error:
+            self.out.write(f"[error] {reply.error}\n")
+        self.out.write(render.status_line(reply.model, reply.metrics, len(reply.trace)) + "\n")
+        self.out.flush()
