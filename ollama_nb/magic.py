@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import api, transport
 from .options import OptionError, parse_options
@@ -61,13 +62,13 @@ class OllamaMagics(Magics):
         first = line.split(maxsplit=1)
         if cell is None and first and first[0] in SUBCOMMANDS:
             return self._subcommand(first[0], first[1] if len(first) > 1 else "")
-        try:
-            args = parse_argstring(self.ollama, line)
-        except ValueError as exc:  # an unclosed quote in a line prompt
+        try:  # shell-style quoting, so -o 'stop=["x"]' and --system "Be brief." arrive unquoted
+            args = self.ollama.parser.parse_args(shlex.split(line))
+        except ValueError as exc:  # an unclosed quote, e.g. an apostrophe in a line prompt
             raise UsageError(f"{exc}: put the prompt in a %%ollama cell, or quote it") from None
         if cell is not None and args.words:
             raise UsageError(f"unexpected {' '.join(args.words)!r}: in a %%ollama cell the prompt is the cell body")
-        prompt = cell if cell is not None else " ".join(args.words)
+        prompt = (cell if cell is not None else " ".join(args.words)).rstrip()
         if not prompt.strip():
             raise UsageError("the prompt is empty: write it in the cell body, under %%ollama")
         if args.out is not None and not args.out.isidentifier():
@@ -88,7 +89,7 @@ class OllamaMagics(Magics):
                 stream=args.stream, max_rounds=args.max_rounds,
                 confirm=_ask if args.confirm else None, display="plain" if args.plain else "auto",
             )  # fmt: skip
-        except Exception as exc:
+        except BaseException as exc:  # KeyboardInterrupt too: the partial reply is kept
             if (partial := getattr(exc, "reply", None)) is not None:
                 self._bind(partial, args.out)
             raise

@@ -33,10 +33,14 @@ def duration(seconds: float) -> str:
 
 def status_line(model: str, metrics: Metrics, rounds: int = 0) -> str:
     """``qwen3 · 120 tokens · 45.1 tokens/s · 2.31 s · 2 tool calls``"""
-    parts = [model, f"{metrics.eval_count} tokens"]
-    if metrics.tokens_per_s:
-        parts.append(f"{metrics.tokens_per_s:.1f} tokens/s")
-    parts.append(duration(metrics.total_s))
+    parts = [model]
+    if metrics.total_duration:
+        parts.append(f"{metrics.eval_count} tokens")
+        if metrics.tokens_per_s:
+            parts.append(f"{metrics.tokens_per_s:.1f} tokens/s")
+        parts.append(duration(metrics.total_s))
+    else:
+        parts.append("unfinished: no metrics")
     if rounds:
         parts.append(f"{rounds} tool call{'s' if rounds != 1 else ''}")
     return " · ".join(parts)

@@ -33,7 +33,9 @@ class LoggedRequest:
     method: str
     path: str
     body: dict[str, Any] | None
+    peer: tuple[str, int] = ("", 0)  # the client's address: the same port means a reused connection
     completed: bool = False  # False while streaming, or when the client hung up early
+    hung_up: bool = False  # the client closed the stream before its end
 
 
 @dataclass
@@ -80,7 +82,7 @@ class StandInServer:
         handler = type("Handler", (_Handler,), {"state": self.state})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -155,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": message})
 
     def _log(self, body: dict[str, Any] | None) -> LoggedRequest:
-        entry = LoggedRequest(self.command, self.path, body)
+        entry = LoggedRequest(self.command, self.path, body, self.client_address[:2])
         with self.state.lock:
             self.state.requests.append(entry)
         return entry
@@ -265,7 +267,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             entry.completed = True
         except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client hung up: Ollama cancels the request
+            entry.hung_up = True  # the client hung up: Ollama cancels the request
+            self.close_connection = True
 
     def _write_chunk(self, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, separators=(",", ":")).encode() + b"\n"

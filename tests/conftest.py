@@ -1,0 +1,68 @@
+"""Shared fixtures: a stand-in Ollama server, an IPython shell, and a real kernel runner."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import nbformat
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython import get_ipython
+from IPython.testing.globalipapp import start_ipython
+from nbclient import NotebookClient
+
+from ollama_nb import api
+from ollama_nb.standin import StandInServer, Turn
+
+
+def quick(request: dict[str, Any], thinks: bool) -> Turn:
+    """Answer anything at once when a test has not scripted the turn."""
+    return Turn(content="OK.", thinking="Hmm." if thinks else "")
+
+
+@pytest.fixture
+def server() -> Iterator[StandInServer]:
+    with StandInServer(responder=quick) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def ip(server: StandInServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    """IPython's own shell with the extension loaded, pointed at the stand-in via OLLAMA_HOST."""
+    shell = start_ipython() or get_ipython()  # started once per test session
+    shell.run_line_magic("load_ext", "ollama_nb")
+    monkeypatch.setenv("OLLAMA_HOST", server.url)
+    for name in ("_ollama", "answer"):
+        shell.user_ns.pop(name, None)
+    api.defaults.model = None
+    yield shell
+    api.defaults.model = None
+
+
+def run_cell(shell: InteractiveShell, source: str) -> Any:
+    """Run a cell as a user would; return IPython's ExecutionResult."""
+    return shell.run_cell(source, store_history=True)
+
+
+def chat_requests(server: StandInServer) -> list[dict[str, Any]]:
+    return server.state.chats()
+
+
+def execute_notebook(cells: list[str], server: StandInServer, *, allow_errors: bool = False,
+                     timeout: int = 60, **kwargs: Any) -> nbformat.NotebookNode:  # fmt: skip
+    """Run code cells in a real kernel (nbclient), with OLLAMA_HOST pointing at the stand-in."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors, **kwargs)
+    saved = os.environ.get("OLLAMA_HOST")
+    os.environ["OLLAMA_HOST"] = server.url  # the kernel inherits it at start
+    try:
+        client.execute()
+    finally:
+        if saved is None:
+            os.environ.pop("OLLAMA_HOST", None)
+        else:
+            os.environ["OLLAMA_HOST"] = saved
+    return nb
