@@ -58,7 +58,9 @@ def chat(
     """
     model = model or defaults.model
     if not model:
-        raise OllamaNbError("No model given: pass model=... (or -m MODEL), or set a default with %ollama use NAME.")
+        raise OllamaNbError(
+            "No model given: pass model=... (or -m MODEL), or set a default with %ollama use NAME."
+        )
     toolbox = Toolbox(tools, max_result_chars=defaults.max_result_chars)
     messages = [*history]
     if system:
@@ -89,7 +91,9 @@ def _is_model(value: Any) -> bool:
 
 def _parse(reply: Reply, format: Any) -> None:  # noqa: A002
     try:
-        reply.parsed = format.model_validate_json(reply.content) if _is_model(format) else json.loads(reply.content)
+        reply.parsed = (
+            format.model_validate_json(reply.content) if _is_model(format) else json.loads(reply.content)
+        )
     except (ValueError, pydantic.ValidationError) as exc:
         reply.error = f"The answer is not valid for the requested format: {str(exc).splitlines()[0]}"
         raise _with_reply(FormatError(reply.error + " The raw text is in _ollama.content."), reply) from None

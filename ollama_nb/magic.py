@@ -39,10 +39,14 @@ class OllamaMagics(Magics):
     @argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
     @argument("--out", metavar="VAR", help="also store the reply in VAR (it is always in _ollama)")
     @argument("--tools", metavar="F,G", help="notebook functions the model may call, by name")
-    @argument("--max-rounds", type=int, metavar="N", help="tool rounds before the model must answer (default 10)")
+    @argument(
+        "--max-rounds", type=int, metavar="N", help="tool rounds before the model must answer (default 10)"
+    )
     @argument("--confirm", action="store_true", help="ask y/N before each tool call")
     @argument("--plain", action="store_true", help="stream plain text instead of widgets")
-    @argument("words", nargs="*", help="%%ollama only: the prompt, or a subcommand (schema, use, models, help)")
+    @argument(
+        "words", nargs="*", help="%%ollama only: the prompt, or a subcommand (schema, use, models, help)"
+    )
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> None:
         """Ask a local Ollama model; the answer streams into the notebook.
@@ -67,7 +71,9 @@ class OllamaMagics(Magics):
         except ValueError as exc:  # an unclosed quote, e.g. an apostrophe in a line prompt
             raise UsageError(f"{exc}: put the prompt in a %%ollama cell, or quote it") from None
         if cell is not None and args.words:
-            raise UsageError(f"unexpected {' '.join(args.words)!r}: in a %%ollama cell the prompt is the cell body")
+            raise UsageError(
+                f"unexpected {' '.join(args.words)!r}: in a %%ollama cell the prompt is the cell body"
+            )
         prompt = (cell if cell is not None else " ".join(args.words)).rstrip()
         if not prompt.strip():
             raise UsageError("the prompt is empty: write it in the cell body, under %%ollama")
@@ -81,7 +87,9 @@ class OllamaMagics(Magics):
             raise UsageError(str(exc)) from None
         model = args.model or api.defaults.model
         if not model:
-            raise UsageError("no model: add -m MODEL (e.g. -m llama3.2), or set a default with %ollama use NAME")
+            raise UsageError(
+                "no model: add -m MODEL (e.g. -m llama3.2), or set a default with %ollama use NAME"
+            )
         try:
             reply = api.chat(
                 prompt, model=model, host=args.host, system=args.system, think=args.think,

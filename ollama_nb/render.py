@@ -146,7 +146,7 @@ def static_html(reply: Reply) -> str:
     if trace.rounds:
         parts.append('<div class="ollama-nb-trace">')
         parts.extend(round_html(r) for r in trace.rounds)
-        parts.append(f"<details><summary style=\"{MUTED}\">Timeline</summary>{timeline_svg(trace)}</details>")
+        parts.append(f'<details><summary style="{MUTED}">Timeline</summary>{timeline_svg(trace)}</details>')
         parts.append("</div>")
     parts.append(prompt_html(trace))
     parts.append("</div>")

@@ -129,7 +129,9 @@ def build(function: Callable[..., Any], name: str | None = None) -> ToolSpec:
     positional: list[str] = []
     for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            notes.append(f"{'*' if param.kind == param.VAR_POSITIONAL else '**'}{param.name} is not shown to the model")
+            notes.append(
+                f"{'*' if param.kind == param.VAR_POSITIONAL else '**'}{param.name} is not shown to the model"
+            )
             continue
         if param.kind == param.POSITIONAL_ONLY:
             positional.append(param.name)

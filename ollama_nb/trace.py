@@ -74,7 +74,7 @@ class Trace:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for turn, source in zip(data["turns"], self.turns):
+        for turn, source in zip(data["turns"], self.turns, strict=True):
             turn["metrics"] = source.metrics.to_dict() if source.metrics else None
         return data
 

@@ -34,13 +34,19 @@ def test_answer_streams_and_reply_is_bound(ip, server, capsys):
 
 
 def test_settings_reach_the_server_typed(ip, server):
-    run_cell(ip, """%%ollama -m qwen3 --think --system "Be brief." -o num_ctx=32000 -o temperature=0.2 -o 'stop=["END"]' --format json
-Give me JSON""")
+    run_cell(
+        ip,
+        """%%ollama -m qwen3 --think --system "Be brief." -o num_ctx=32000 -o temperature=0.2 -o 'stop=["END"]' --format json
+Give me JSON""",
+    )
     (body,) = server.state.chats()
     assert body["options"] == {"num_ctx": 32000, "temperature": 0.2, "stop": ["END"]}
     assert isinstance(body["options"]["num_ctx"], int)
     assert body["think"] is True and body["format"] == "json" and body["stream"] is True
-    assert body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Give me JSON"}]
+    assert body["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Give me JSON"},
+    ]
 
 
 def test_think_is_sent_only_when_asked(ip, server):

@@ -19,6 +19,18 @@ _NUMBER = re.compile(r"-?\d+(?:\.\d+)?|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b"
 _PLACE = re.compile(r"\b(?:in|for|at)\s+([A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)")
 
 
+class DemoResponder:
+    """Plays the demo model, pacing its chunks ``delay`` seconds apart (0 for tests)."""
+
+    def __init__(self, delay: float = 0.02) -> None:
+        self.delay = delay
+
+    def __call__(self, request: dict[str, Any], thinks: bool) -> Turn:
+        turn = demo_turn(request, thinks)
+        turn.delay = self.delay
+        return turn
+
+
 def demo_turn(request: dict[str, Any], thinks: bool) -> Turn:
     """Answer ``request`` (a decoded ``/api/chat`` body) as a small helpful model would."""
     messages = request.get("messages") or []
@@ -29,18 +41,17 @@ def demo_turn(request: dict[str, Any], thinks: bool) -> Turn:
         content = " ".join(f"`{name}` returned **{value}**." for name, value in results)
         if thinks:
             thinking = "The tool has answered; I can give the user the result now."
-        return Turn(content=content, thinking=thinking, delay=0.02)
+        return Turn(content=content, thinking=thinking)
 
     prompt = str(last.get("content", ""))
     calls = _tool_calls_for(prompt, request.get("tools") or [])
     if thinks:
-        thinking = (
-            f"The user asks: {prompt.strip()[:80]!r}. "
-            + ("A tool can answer this, so I will call it." if calls else "I can answer directly.")
+        thinking = f"The user asks: {prompt.strip()[:80]!r}. " + (
+            "A tool can answer this, so I will call it." if calls else "I can answer directly."
         )
     if calls:
-        return Turn(thinking=thinking, tool_calls=calls, delay=0.02)
-    return Turn(content=_echo(prompt), thinking=thinking, delay=0.02)
+        return Turn(thinking=thinking, tool_calls=calls)
+    return Turn(content=_echo(prompt), thinking=thinking)
 
 
 def _trailing_tool_results(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:

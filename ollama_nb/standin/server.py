@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .demo import demo_turn
+from .demo import DemoResponder
 from .script import DEFAULT_MODELS, Model, Turn
 
 VERSION = "0.12.10"
@@ -44,7 +44,7 @@ class StandIn:
 
     script: deque[Turn] = field(default_factory=deque)
     models: tuple[Model, ...] = DEFAULT_MODELS
-    responder: Responder = demo_turn
+    responder: Responder = field(default_factory=DemoResponder)
     requests: list[LoggedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -75,10 +75,10 @@ class StandInServer:
         script: Iterable[Turn] = (),
         *,
         models: tuple[Model, ...] = DEFAULT_MODELS,
-        responder: Responder = demo_turn,
+        responder: Responder | None = None,
         port: int = 0,
     ) -> None:
-        self.state = StandIn(deque(script), models, responder)
+        self.state = StandIn(deque(script), models, responder or DemoResponder())
         handler = type("Handler", (_Handler,), {"state": self.state})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
@@ -134,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
         except json.JSONDecodeError as exc:
-            return None, f"invalid character '{raw[exc.pos:exc.pos + 1].decode(errors='replace')}'"
+            return None, f"invalid character '{raw[exc.pos : exc.pos + 1].decode(errors='replace')}'"
         return (body, None) if isinstance(body, dict) else (None, "cannot unmarshal body")
 
     def _send_json(self, status: int, payload: Any) -> None:
@@ -163,13 +163,13 @@ class _Handler(BaseHTTPRequestHandler):
         return entry
 
     # -- routes -----------------------------------------------------------------------------
-    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+    def do_HEAD(self) -> None:
         self._log(None).completed = True
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         entry = self._log(None)
         routes = {"/": self._root, "/api/version": self._version, "/api/tags": self._tags,
                   "/api/ps": self._ps}  # fmt: skip
@@ -180,7 +180,7 @@ class _Handler(BaseHTTPRequestHandler):
             route()
         entry.completed = True
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body, problem = self._read_body()
         entry = self._log(body)
         if problem:
@@ -258,7 +258,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     return
                 if turn.error_after is not None and count == turn.error_after:
-                    self._write_chunk({"error": turn.error or "an error was encountered while running the model"})
+                    self._write_chunk(
+                        {"error": turn.error or "an error was encountered while running the model"}
+                    )
                     break
                 if turn.delay:
                     time.sleep(turn.delay)

@@ -1,0 +1,37 @@
+# Two commands for a fresh machine:  make lab  (JupyterLab on the tutorials)  and  make test.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: lab test lint format bench browser clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[lab,test]'
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(PY) -m ollama_nb.lab
+
+# Debian's Chromium for the browser tests (installed when missing and we are root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
+
+test: $(STAMP) browser
+	$(PY) -m ruff check ollama_nb tests scripts
+	$(PY) -m ruff format --check ollama_nb tests scripts
+	$(PY) scripts/check_notebooks.py
+	$(PY) -m pytest
+
+format: $(STAMP)
+	$(PY) -m ruff format ollama_nb tests scripts
+	$(PY) -m ruff check --fix ollama_nb tests scripts
+
+bench: $(STAMP)
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf $(VENV) test-artifacts

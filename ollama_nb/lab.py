@@ -1,0 +1,66 @@
+"""``python -m ollama_nb.lab``: JupyterLab on the tutorial notebooks, with a model to talk to.
+
+A real Ollama is used when one answers (at OLLAMA_HOST or the default address); otherwise the
+bundled stand-in server plays the demo model, so every notebook runs with nothing installed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from .standin import StandInServer
+from .transport import DEFAULT_HOST, resolve_host
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def ollama_running(host: str) -> bool:
+    try:
+        return httpx.get(host, timeout=1.0).text.startswith("Ollama is running")
+    except httpx.HTTPError:
+        return False
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def start_stand_in() -> StandInServer:
+    """The demo stand-in on Ollama's own port when it is free (so curl examples work too)."""
+    port = 11434 if _port_free(11434) else 0
+    return StandInServer(port=port).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    host = resolve_host()
+    stand_in = None
+    if ollama_running(host):
+        print(f"Using the Ollama at {host}.", flush=True)
+    else:
+        stand_in = start_stand_in()
+        os.environ["OLLAMA_HOST"] = stand_in.url
+        print(f"No Ollama at {host}: using the bundled stand-in server at {stand_in.url} "
+              f"(a demo model, no weights). Install Ollama for real answers.", flush=True)  # fmt: skip
+    if stand_in is None and host != DEFAULT_HOST:
+        os.environ["OLLAMA_HOST"] = host
+    command = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--notebook-dir={NOTEBOOKS}",
+               *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+               *(argv if argv is not None else sys.argv[1:])]  # fmt: skip
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if stand_in is not None:
+            stand_in.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
