@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
+import types
 import typing
 import weakref
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from typing import Any
 
 import docstring_parser
 import pydantic
+import typing_extensions
 from pydantic.fields import FieldInfo
 
 
@@ -139,6 +142,7 @@ def build(function: Callable[..., Any], name: str | None = None) -> ToolSpec:
         if annotation is inspect.Parameter.empty:
             notes.append(f"{param.name!r} has no type hint: the model is told it is a string")
             annotation = typing.Annotated[Any, pydantic.WithJsonSchema({"type": "string"})]
+        annotation = _compatible(annotation)
         extra: dict[str, Any] = {}
         if param.name in described and not _has_description(annotation):
             extra["description"] = described[param.name]
@@ -146,16 +150,13 @@ def build(function: Callable[..., Any], name: str | None = None) -> ToolSpec:
             extra["default"] = param.default
         fields[param.name] = (annotation, FieldInfo(**extra))
 
+    try:
+        model = _arguments_model(name, fields)
+        parameters = model.model_json_schema()
+    except Exception:  # pydantic raises several error types; find every parameter at fault
+        problems += [f"parameter {p!r}: {why}" for p, why in _unschematic(name, fields)] or ["unknown"]
     if problems:
         raise SchemaError(f"cannot make a tool of {name}: " + "; ".join(problems))
-    try:
-        model = pydantic.create_model(
-            f"{name}_arguments", __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),
-            **fields,
-        )  # fmt: skip
-        parameters = model.model_json_schema()
-    except Exception as exc:  # pydantic names the parameter and type it cannot handle
-        raise SchemaError(f"cannot make a tool of {name}: {exc}".splitlines()[0]) from None
 
     description = "\n\n".join(p for p in (doc.short_description, doc.long_description) if p)
     schema = {
@@ -163,6 +164,44 @@ def build(function: Callable[..., Any], name: str | None = None) -> ToolSpec:
         "function": {"name": name, "description": description, "parameters": _tidy(parameters)},
     }
     return ToolSpec(name, function, schema, model, tuple(positional), tuple(notes))
+
+
+def _arguments_model(name: str, fields: dict[str, Any]) -> type[pydantic.BaseModel]:
+    config = pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    return pydantic.create_model(f"{name}_arguments", __config__=config, **fields)
+
+
+def _unschematic(name: str, fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """The parameters whose type pydantic cannot validate or describe, each with the reason."""
+    found = []
+    for param, spec in fields.items():
+        try:
+            _arguments_model(name, {param: spec}).model_json_schema()
+        except Exception as exc:  # pydantic raises several error types here, each with a clear text
+            annotation = getattr(spec[0], "__name__", repr(spec[0]))
+            found.append((param, f"a model cannot send a {annotation} ({str(exc).splitlines()[0]})"))
+    return found
+
+
+def _compatible(annotation: Any) -> Any:
+    """Swap ``typing.TypedDict`` classes for ``typing_extensions`` ones, which pydantic needs
+    before Python 3.12 (notebook users write the former)."""
+    if sys.version_info >= (3, 12):
+        return annotation
+    if typing.is_typeddict(annotation) and not isinstance(annotation, typing_extensions._TypedDictMeta):
+        hints = {k: _compatible(v) for k, v in typing.get_type_hints(annotation, include_extras=True).items()}
+        return typing_extensions.TypedDict(annotation.__name__, hints, total=annotation.__total__)  # type: ignore[operator]
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is None or not args or origin is typing.Literal:
+        return annotation
+    new = tuple(_compatible(a) for a in args)
+    if new == args:
+        return annotation
+    if origin is typing.Annotated:
+        return typing.Annotated[(new[0], *annotation.__metadata__)]
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[new]
+    return origin[new]
 
 
 def _has_description(annotation: Any) -> bool:
