@@ -200,7 +200,7 @@ def _compatible(annotation: Any) -> Any:
     if origin is typing.Annotated:
         return typing.Annotated[(new[0], *annotation.__metadata__)]
     if origin in (typing.Union, types.UnionType):
-        return typing.Union[new]
+        return typing.Union[new]  # noqa: UP007 - built at run time from a tuple
     return origin[new]
 
 

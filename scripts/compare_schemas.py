@@ -16,8 +16,8 @@ from typing import Any
 from ollama._utils import convert_function_to_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ollama_nb.schema import build  # noqa: E402
-from tests.schema_corpus import CORPUS  # noqa: E402
+from ollama_nb.schema import build
+from tests.schema_corpus import CORPUS
 
 KEYS = ("type", "enum", "items", "properties", "default", "description", "format")
 

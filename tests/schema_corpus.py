@@ -2,8 +2,6 @@
 ``scripts/compare_schemas.py`` (ours against the official client's ``convert_function_to_tool``).
 """
 
-# ruff: noqa: ARG001, A002 - the bodies do not matter, only the signatures
-
 import datetime as dt
 from dataclasses import dataclass
 from enum import Enum, IntEnum
@@ -151,7 +149,7 @@ def holidays_in(day: dt.date) -> bool:
     return False
 
 
-def echo(message) -> str:  # noqa: ANN001 - a notebook function without hints
+def echo(message) -> str:
     """Echo the message back."""
     return ""
 
