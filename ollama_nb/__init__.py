@@ -9,6 +9,7 @@ from typing import Any
 
 from .api import chat, defaults
 from .errors import Interrupted, OllamaNbError
+from .persist import export, load_conversation, load_replies, load_traces
 from .reply import Reply
 from .schema import SchemaError, ToolSpec
 from .stream import Metrics
@@ -28,7 +29,11 @@ __all__ = [
     "Trace",
     "chat",
     "defaults",
+    "export",
+    "load_conversation",
     "load_ipython_extension",
+    "load_replies",
+    "load_traces",
     "tool",
 ]
 __version__ = "0.1.0"

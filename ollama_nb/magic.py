@@ -12,10 +12,11 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import api, transport
 from .options import OptionError, parse_options
+from .persist import export
 from .schema import SchemaError, tool_spec
 from .stream import ToolCall
 
-SUBCOMMANDS = ("schema", "use", "models", "help")
+SUBCOMMANDS = ("schema", "use", "models", "export", "help")
 
 
 def _think(value: str) -> bool | str:
@@ -58,7 +59,8 @@ class OllamaMagics(Magics):
 
         Line: ``%ollama -m llama3.2 "Why is the sky blue?"``, or a subcommand:
         ``%ollama schema NAME`` (the tool schema the model sees), ``%ollama use NAME`` (the
-        default model), ``%ollama models`` (what the server has), ``%ollama help``.
+        default model), ``%ollama models`` (what the server has), ``%ollama export PATH [VAR]`` (the last
+        reply as .ipynb, .md, .html or .json), ``%ollama help``.
 
         The reply is stored in ``_ollama``: ``.content``, ``.thinking``, ``.messages``,
         ``.metrics``, ``.trace``.
@@ -156,6 +158,16 @@ class OllamaMagics(Magics):
             print(json.dumps(spec.schema, indent=2))
             for note in spec.notes:
                 print(f"note: {note}")
+        elif name == "export":
+            words = rest.split()
+            if not words or len(words) > 2:
+                raise UsageError("usage: %ollama export PATH.{ipynb,md,html,json} [VAR] (VAR defaults to _ollama)")
+            reply = self._lookup(words[1] if len(words) > 1 else "_ollama", "reply")
+            try:
+                written = export([reply], words[0])
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            print(f"Wrote {written}")
         elif name == "models":
             client = transport.client_for(api.defaults.host)
             for model in client.list().models:

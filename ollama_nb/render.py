@@ -189,9 +189,9 @@ def turn_status(turn: ModelTurn) -> str:
     return f"{turn.model} · turn {turn.index + 1} · waiting for the model…"
 
 
-def static_bundle(reply: Reply) -> dict[str, Any]:
-    """The MIME bundle of the output left in the notebook; the JSON part is for machines."""
-    record = {
+def record(reply: Reply) -> dict[str, Any]:
+    """The reply as plain JSON: what the saved output carries for machines."""
+    return {
         "version": FORMAT_VERSION,
         "model": reply.model,
         "content": reply.content,
@@ -203,4 +203,8 @@ def static_bundle(reply: Reply) -> dict[str, Any]:
         "messages": reply.messages,
         "trace": reply.trace.to_dict(),
     }
-    return {"text/html": static_html(reply), "text/plain": static_text(reply), MIME: record}
+
+
+def static_bundle(reply: Reply) -> dict[str, Any]:
+    """The MIME bundle of the output left in the notebook; the JSON part is for machines."""
+    return {"text/html": static_html(reply), "text/plain": static_text(reply), MIME: record(reply)}
