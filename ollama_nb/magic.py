@@ -161,7 +161,9 @@ class OllamaMagics(Magics):
         elif name == "export":
             words = rest.split()
             if not words or len(words) > 2:
-                raise UsageError("usage: %ollama export PATH.{ipynb,md,html,json} [VAR] (VAR defaults to _ollama)")
+                raise UsageError(
+                    "usage: %ollama export PATH.{ipynb,md,html,json} [VAR] (VAR defaults to _ollama)"
+                )
             reply = self._lookup(words[1] if len(words) > 1 else "_ollama", "reply")
             try:
                 written = export([reply], words[0])

@@ -65,7 +65,9 @@ def export(replies: Iterable[Reply], path: str | PathLike[str]) -> Path:
     writers = {".ipynb": _to_notebook, ".md": _to_markdown, ".html": _to_html, ".json": _to_json}
     writer = writers.get(target.suffix.lower())
     if writer is None:
-        raise ValueError(f"cannot export to {target.suffix or 'a file without extension'}: use .ipynb, .md, .html or .json")
+        raise ValueError(
+            f"cannot export to {target.suffix or 'a file without extension'}: use .ipynb, .md, .html or .json"
+        )
     target.write_text(writer(replies), encoding="utf-8")
     return target
 
@@ -73,7 +75,9 @@ def export(replies: Iterable[Reply], path: str | PathLike[str]) -> Path:
 def _to_notebook(replies: list[Reply]) -> str:
     cells = []
     for reply in replies:
-        cells.append(nbformat.v4.new_markdown_cell(f"**You** · {reply.model}\n\n{_quote(_user_prompt(reply))}"))
+        cells.append(
+            nbformat.v4.new_markdown_cell(f"**You** · {reply.model}\n\n{_quote(_user_prompt(reply))}")
+        )
         cells.append(nbformat.v4.new_markdown_cell(reply.content or "*(no answer)*"))
         if reply.trace.rounds:
             trace = "".join(render.round_html(r) for r in reply.trace.rounds)
@@ -99,7 +103,7 @@ def _to_markdown(replies: list[Reply]) -> str:
         parts.append(f"### You\n\n{_quote(_user_prompt(reply))}\n\n### {reply.model}\n\n{reply.content}\n")
         for trip in reply.trace.rounds:
             parts.append(render.round_html(trip) + "\n")
-        parts.append(f"\n*{render.status_line(reply.model, reply.metrics, len(reply.trace))}*\n")
+        parts.append(f"\n*{render.reply_status(reply)}*\n")
     return "\n".join(parts)
 
 
@@ -113,4 +117,6 @@ def _to_html(replies: list[Reply]) -> str:
 
 
 def _to_json(replies: list[Reply]) -> str:
-    return json.dumps({"version": render.FORMAT_VERSION, "replies": [render.record(r) for r in replies]}, indent=1)
+    return json.dumps(
+        {"version": render.FORMAT_VERSION, "replies": [render.record(r) for r in replies]}, indent=1
+    )

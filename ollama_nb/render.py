@@ -31,8 +31,8 @@ def duration(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
-def status_line(model: str, metrics: Metrics, rounds: int = 0) -> str:
-    """``qwen3 · 120 tokens · 45.1 tokens/s · 2.31 s · 2 tool calls``"""
+def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0.0) -> str:
+    """``qwen3 · 120 tokens · 45.1 tokens/s · 2.31 s · 2 tool calls · 3.10 s in all``"""
     parts = [model]
     if metrics.total_duration:
         parts.append(f"{metrics.eval_count} tokens")
@@ -43,7 +43,13 @@ def status_line(model: str, metrics: Metrics, rounds: int = 0) -> str:
         parts.append("unfinished: no metrics")
     if rounds:
         parts.append(f"{rounds} tool call{'s' if rounds != 1 else ''}")
+        if wall_s:
+            parts.append(f"{duration(wall_s)} in all")
     return " · ".join(parts)
+
+
+def reply_status(reply: Reply) -> str:
+    return status_line(reply.model, reply.metrics, len(reply.trace), reply.trace.duration_s)
 
 
 def _value(value: Any, limit: int = 40) -> str:
@@ -142,7 +148,7 @@ def static_html(reply: Reply) -> str:
     if reply.error or reply.interrupted:
         parts.append(problem_html(reply))
     parts.append(f'<div class="ollama-nb-status" style="{MUTED}">'
-                 f"{escape(status_line(reply.model, reply.metrics, len(trace)))}</div>")  # fmt: skip
+                 f"{escape(reply_status(reply))}</div>")  # fmt: skip
     if trace.rounds:
         parts.append('<div class="ollama-nb-trace">')
         parts.extend(round_html(r) for r in trace.rounds)
@@ -180,7 +186,7 @@ def static_text(reply: Reply) -> str:
         lines.append("[interrupted: the answer above is partial]")
     elif reply.error:
         lines.append(f"[error] {reply.error}")
-    lines.append(status_line(reply.model, reply.metrics, len(reply.trace)))
+    lines.append(reply_status(reply))
     lines += [round_summary(r) for r in reply.trace.rounds]
     return "\n".join(line for line in lines if line)
 

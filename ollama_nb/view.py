@@ -81,12 +81,16 @@ class LiveView(Observer):
         self._timer: threading.Timer | None = None
         self._lock = threading.RLock()
         self._handle: Any = None
+        self._streaming = False
 
     def show(self) -> None:
         self._handle = display(self.root, display_id=True)
 
     # -- loop hooks -------------------------------------------------------------------------
     def event(self, event: Event) -> None:
+        if not self._streaming and isinstance(event, (ThinkingDelta, TextDelta)):
+            self._streaming = True
+            self.status.value = self.status.value.replace("waiting for the model…", "streaming…")
         if isinstance(event, ThinkingDelta):
             if self.thinking_box.layout.display == "none":
                 self.thinking_box.layout.display = None
@@ -107,9 +111,12 @@ class LiveView(Observer):
             entry = self._entries[id(round)] = widgets.HTML()
             self.trace_box.children = (*self.trace_box.children, entry)
         entry.value = render.round_html(round)
+        if round.status == "running":
+            self.status.value = f'<span style="{render.MUTED}">running {round.name}…</span>'
 
     def turn(self, turn: ModelTurn) -> None:
         if not turn.duration_s:
+            self._streaming = False
             self.status.value = f'<span style="{render.MUTED}">{render.turn_status(turn)}</span>'
 
     def notice(self, text: str) -> None:
@@ -203,6 +210,9 @@ class PlainView(Observer):
         pass
 
     def event(self, event: Event) -> None:
+        if not self._streaming and isinstance(event, (ThinkingDelta, TextDelta)):
+            self._streaming = True
+            self.status.value = self.status.value.replace("waiting for the model…", "streaming…")
         if isinstance(event, ThinkingDelta):
             self._write("thinking", event.text)
         elif isinstance(event, TextDelta):
@@ -227,5 +237,5 @@ class PlainView(Observer):
             self.out.write("[interrupted: the answer above is partial]\n")
         elif reply.error:
             self.out.write(f"[error] {reply.error}\n")
-        self.out.write(render.status_line(reply.model, reply.metrics, len(reply.trace)) + "\n")
+        self.out.write(render.reply_status(reply) + "\n")
         self.out.flush()

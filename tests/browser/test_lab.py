@@ -1,0 +1,232 @@
+"""What a person sees in JupyterLab and Notebook 7: streaming, thinking, traces, saving, safety."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import nbformat
+
+from ollama_nb.standin import Turn
+
+from .conftest import shot, write_notebook
+
+SLOW_TOOL = '''
+import time
+
+def add_two_numbers(a: int, b: int) -> int:
+    """Add two numbers.
+
+    Args:
+        a: The first number
+        b: The second number
+    """
+    time.sleep(1.5)
+    return a + b
+
+def divide(a: float, b: float) -> float:
+    """Divide a by b."""
+    return a / b
+'''
+
+
+NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook"  # the notebook in the active tab
+
+
+def open_notebook(page, url: str, name: str) -> None:
+    page.goto(f"{url}/lab/tree/{name}?reset")  # ?reset: no notebooks restored from other tests
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
+
+
+def cell(page, index: int):
+    return page.locator(f"{NOTEBOOK} .jp-Cell").nth(index)
+
+
+def run(page, index: int) -> None:
+    """Run a cell as a person does (click, Shift+Enter); again if the kernel was not ready yet."""
+    prompt = cell(page, index).locator(".jp-InputPrompt")
+    before = prompt.inner_text()
+    for _ in range(6):
+        cell(page, index).locator(".jp-InputArea-editor").click()
+        page.keyboard.press("Shift+Enter")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            now = prompt.inner_text()
+            if now != before and re.search(r"\[(\*|\d+)\]", now):
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"cell {index} never started")
+
+
+def wait_done(page, index: int, timeout: float = 30) -> None:
+    prompt = cell(page, index).locator(".jp-InputPrompt")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = prompt.inner_text()
+        if re.search(r"\[\d+\]", text):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"cell {index} did not finish: {text!r}")
+
+
+def output_text(page, index: int) -> str:
+    return cell(page, index).locator(".jp-Cell-outputArea").inner_text()
+
+
+ANSWER = "Streaming **works**: " + " ".join(f"word{i}" for i in range(60)) + ".\n\n- one\n- two\n"
+
+
+def test_answer_grows_while_it_streams(page, jupyter, model_server):
+    url, root = jupyter
+    model_server.push(Turn(content=ANSWER, delay=0.05))
+    open_notebook(
+        page,
+        url,
+        write_notebook(root, "stream.ipynb", ["%load_ext ollama_nb", "%%ollama -m llama3.2\nStream please"]),
+    )
+    run(page, 0)
+    wait_done(page, 0)
+    run(page, 1)
+    states: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = output_text(page, 1)
+        if text and (not states or states[-1] != text):
+            states.append(text)
+            if len(states) == 3:
+                shot(page, "01-streaming-partial")
+        if "tokens/s" in text:
+            break
+        time.sleep(0.05)
+    partial = [s for s in states if "word" in s and "tokens/s" not in s]
+    assert len(partial) >= 3, states
+    assert all(len(a) <= len(b) for a, b in zip(partial, partial[1:], strict=False))  # it grows
+    final = output_text(page, 1)
+    assert "Streaming works: word0" in final and "word59." in final and "llama3.2 · " in final
+    assert cell(page, 1).locator(".jp-Cell-outputArea strong").first.inner_text() == "works"
+    shot(page, "02-streaming-final")
+
+
+def test_thinking_has_its_own_section_and_folds_when_the_answer_starts(page, jupyter, model_server):
+    url, root = jupyter
+    thinking = "PONDER " + " ".join(f"step{i}" for i in range(30))
+    model_server.push(Turn(thinking=thinking, content="ANSWER " + "done " * 40, delay=0.06))
+    open_notebook(
+        page,
+        url,
+        write_notebook(root, "think.ipynb", ["%load_ext ollama_nb", "%%ollama -m qwen3\nThink first"]),
+    )
+    run(page, 0)
+    wait_done(page, 0)
+    run(page, 1)
+    ponder = cell(page, 1).get_by_text("PONDER", exact=False).first
+    ponder.wait_for(state="visible", timeout=15_000)
+    assert "ANSWER" not in output_text(page, 1)
+    assert cell(page, 1).get_by_text("Thinking").first.is_visible()
+    shot(page, "03-thinking")
+    cell(page, 1).get_by_text("ANSWER", exact=False).first.wait_for(state="visible", timeout=15_000)
+    time.sleep(0.3)
+    assert not ponder.is_visible()  # folded away once the answer streams
+    shot(page, "04-thinking-folded")
+    wait_done(page, 1)
+    details = cell(page, 1).locator("details.ollama-nb-thinking")
+    assert not details.get_attribute("open") and "PONDER" not in details.locator("summary").inner_text()
+    details.locator("summary").click()
+    assert details.get_by_text("PONDER", exact=False).is_visible()
+
+
+def test_trace_entries_appear_live_and_open_on_click(page, jupyter, model_server):
+    url, root = jupyter
+    model_server.push(
+        Turn(content="Let me compute.", tool_calls=[
+            {"name": "add_two_numbers", "arguments": {"a": 3, "b": 1}},
+            {"name": "divide", "arguments": {"a": 1, "b": 0}}], tool_calls_on_final=True),
+        Turn(content="Three plus one is 4; dividing by zero failed.", delay=0.02),
+    )  # fmt: skip
+    name = write_notebook(root, "trace.ipynb", ["%load_ext ollama_nb", SLOW_TOOL,
+                          "%%ollama -m llama3.2 --tools add_two_numbers,divide\nWhat is three plus one?"])  # fmt: skip
+    open_notebook(page, url, name)
+    for index in (0, 1):
+        run(page, index)
+        wait_done(page, index)
+    run(page, 2)
+    running = cell(page, 2).get_by_text("add_two_numbers(a=3, b=1) running…")
+    running.wait_for(state="visible", timeout=15_000)  # live, while the tool runs
+    shot(page, "05-trace-running")
+    wait_done(page, 2)
+    shot(page, "06-trace-done")
+    entries = cell(page, 2).locator("details.ollama-nb-round")
+    assert entries.count() == 2
+    ok, failed = entries.nth(0), entries.nth(1)
+    assert re.search(r"✓ add_two_numbers\(a=3, b=1\) → 4 · 1\.\d\d s", ok.locator("summary").inner_text())
+    assert not ok.get_by_text("sent back to the model").is_visible()
+    ok.locator("summary").click()
+    assert ok.get_by_text("sent back to the model").is_visible()
+    assert '"a": 3' in ok.inner_text() and "4" in ok.locator("pre").nth(1).inner_text()
+    colour = failed.locator("summary").evaluate("e => getComputedStyle(e).color")
+    assert colour == "rgb(198, 40, 40)"
+    failed.locator("summary").click()
+    assert "ZeroDivisionError: float division by zero" in failed.inner_text()
+    shot(page, "07-trace-open")
+
+
+def test_save_close_reopen_keeps_answer_and_trace(page, jupyter, model_server):
+    url, root = jupyter
+    model_server.push(
+        Turn(tool_calls=[{"name": "add_two_numbers", "arguments": {"a": 2, "b": 2}}]),
+        Turn(content="Two plus two is **4**."),
+    )
+    name = write_notebook(root, "saved.ipynb", ["%load_ext ollama_nb", SLOW_TOOL,
+                          "%%ollama -m llama3.2 --tools add_two_numbers\nWhat is two plus two?"])  # fmt: skip
+    open_notebook(page, url, name)
+    for index in (0, 1, 2):
+        run(page, index)
+        wait_done(page, index)
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=10_000)
+    time.sleep(0.5)
+    saved = nbformat.read(root / name, as_version=4)
+    assert "widgets" not in saved.metadata  # as JupyterLab saves by default
+    page.goto("about:blank")
+    open_notebook(page, url, name)
+    assert "Two plus two is 4." in output_text(page, 2)
+    entry = cell(page, 2).locator("details.ollama-nb-round")
+    entry.locator("summary").click()
+    assert entry.get_by_text("sent back to the model").is_visible()
+    shot(page, "08-reopened")
+
+
+def test_model_html_and_script_stay_text(page, jupyter, model_server):
+    url, root = jupyter
+    evil = ("<script>window.__pwned = 1; alert('script')</script> <img src=x onerror=\"window.__pwned = 2\"> "
+            "[click](javascript:alert(3)) <b>not bold</b>")  # fmt: skip
+    model_server.push(Turn(content=evil, delay=0.01))
+    name = write_notebook(root, "evil.ipynb", ["%load_ext ollama_nb", "%%ollama -m llama3.2\nbe evil"])
+    open_notebook(page, url, name)
+    for index in (0, 1):
+        run(page, index)
+        wait_done(page, index)
+    time.sleep(0.5)
+    text = output_text(page, 1)
+    assert "<script>window.__pwned = 1;" in text and "<b>not bold</b>" in text
+    area = cell(page, 1).locator(".jp-Cell-outputArea")
+    assert area.locator("script, img").count() == 0
+    assert area.locator("b", has_text="not bold").count() == 0
+    assert area.locator("a[href^='javascript']").count() == 0
+    assert page.evaluate("window.__pwned") is None and page.dialogs == []
+    shot(page, "09-escaped")
+
+
+def test_notebook_7_renders_the_same_cell(page, jupyter, model_server):
+    url, root = jupyter
+    model_server.push(Turn(content="Hello from **Notebook 7**.", thinking="Quick thought.", delay=0.02))
+    name = write_notebook(root, "nb7.ipynb", ["%load_ext ollama_nb", "%%ollama -m qwen3\nhello"])
+    page.goto(f"{url}/notebooks/{name}")
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
+    for index in (0, 1):
+        run(page, index)
+        wait_done(page, index)
+    assert "Hello from Notebook 7." in output_text(page, 1)
+    assert cell(page, 1).locator(".jp-Cell-outputArea strong").inner_text() == "Notebook 7"
+    assert "qwen3 · " in output_text(page, 1)
+    shot(page, "10-notebook7")
