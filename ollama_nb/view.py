@@ -210,9 +210,6 @@ class PlainView(Observer):
         pass
 
     def event(self, event: Event) -> None:
-        if not self._streaming and isinstance(event, (ThinkingDelta, TextDelta)):
-            self._streaming = True
-            self.status.value = self.status.value.replace("waiting for the model…", "streaming…")
         if isinstance(event, ThinkingDelta):
             self._write("thinking", event.text)
         elif isinstance(event, TextDelta):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 
@@ -100,7 +101,7 @@ def test_answer_grows_while_it_streams(page, jupyter, model_server):
         time.sleep(0.05)
     partial = [s for s in states if "word" in s and "tokens/s" not in s]
     assert len(partial) >= 3, states
-    assert all(len(a) <= len(b) for a, b in zip(partial, partial[1:], strict=False))  # it grows
+    assert all(len(a) <= len(b) for a, b in itertools.pairwise(partial))  # it grows
     final = output_text(page, 1)
     assert "Streaming works: word0" in final and "word59." in final and "llama3.2 · " in final
     assert cell(page, 1).locator(".jp-Cell-outputArea strong").first.inner_text() == "works"
