@@ -82,6 +82,9 @@ class ThinkTagSplitter:
         self._seen_text = False
 
     def feed(self, text: str) -> Iterator[TextDelta | ThinkingDelta]:
+        if not self._pending and "<" not in text:  # the usual chunk: no tag can start here
+            yield from self._emit(text)
+            return
         buffer = self._pending + text
         self._pending = ""
         while buffer:

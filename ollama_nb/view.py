@@ -55,11 +55,24 @@ class StreamingMarkdown(widgets.VBox):
         """Show what was fed. ``take`` moves finished blocks into the append-only part; that
         needs the kernel's current message (the main thread), a timer thread passes False."""
         if take and (finished := self._splitter.take_finished()):
-            with self._done:
-                display(HTML(to_html(finished)))
+            self.capture()
+            display(HTML(to_html(finished)))
         html = to_html(self._splitter.tail)
         if html != self._tail.value:
             self._tail.value = html
+
+    def capture(self) -> None:
+        """Route this cell's displays into the append-only part until :meth:`release`.
+
+        Held across draws rather than entered per draw (as ``with output:`` does), which
+        would cost two more messages each time. Only one view may capture at a time.
+        """
+        if not self._done.msg_id:
+            self._done.msg_id = _parent_msg_id()
+
+    def release(self) -> None:
+        if self._done.msg_id:
+            self._done.msg_id = ""
 
 
 class LiveView(Observer):
@@ -78,6 +91,7 @@ class LiveView(Observer):
         self._entries: dict[int, widgets.HTML] = {}
         self._dirty: set[StreamingMarkdown] = set()
         self._last_draw = float("-inf")
+        self._interval = interval
         self._timer: threading.Timer | None = None
         self._lock = threading.RLock()
         self._handle: Any = None
@@ -106,6 +120,7 @@ class LiveView(Observer):
 
     def round(self, round: ToolRound) -> None:  # noqa: A002
         self.draw_now()
+        self._release()  # what the tool prints goes to the cell, not into the answer
         entry = self._entries.get(id(round))
         if entry is None:
             entry = self._entries[id(round)] = widgets.HTML()
@@ -130,7 +145,7 @@ class LiveView(Observer):
         with self._lock:
             part.feed(text)
             self._dirty.add(part)
-            due = self._last_draw + self.interval - time.monotonic()
+            due = self._last_draw + self._interval - time.monotonic()
             if due <= 0:
                 self._draw(take=True)
             elif self._timer is None:  # the stream may pause (a tool call is being buffered)
@@ -144,17 +159,28 @@ class LiveView(Observer):
 
     def _draw(self, take: bool) -> None:
         with self._lock:
+            started = time.monotonic()
             if self._timer is not None and take:
                 self._timer.cancel()
             self._timer = None
             for part in list(self._dirty):
+                if take:
+                    self._release(but=part)
                 part.draw(take=take)
             self._dirty.clear()
             self._last_draw = time.monotonic()
+            # a huge open block costs more to redraw: keep drawing under a tenth of the time
+            self._interval = max(self.interval, 10 * (self._last_draw - started))
+
+    def _release(self, but: StreamingMarkdown | None = None) -> None:
+        for part in (self.thinking, self.answer):
+            if part is not but:
+                part.release()
 
     def finish(self, reply: Reply) -> None:
         """Replace the live widgets by the static output the saved notebook keeps."""
         self.draw_now()
+        self._release()
         received = reply.content or reply.thinking or reply.trace.rounds
         # nothing arrived (server down, unknown model): the error message says it all
         bundle = render.static_bundle(reply) if received else {"text/plain": ""}

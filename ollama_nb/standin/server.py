@@ -36,6 +36,9 @@ class LoggedRequest:
     peer: tuple[str, int] = ("", 0)  # the client's address: the same port means a reused connection
     completed: bool = False  # False while streaming, or when the client hung up early
     hung_up: bool = False  # the client closed the stream before its end
+    received_at: float = field(default_factory=time.perf_counter)  # body read, answer not begun
+    first_chunk_at: float = 0.0  # wall clock (time.time) when the first chunk went out
+    finished_at: float = 0.0  # perf_counter when the last byte went out
 
 
 @dataclass
@@ -119,6 +122,7 @@ def _now() -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as Go servers (Ollama) do: no 40 ms stall on the last small write
     server_version = "Ollama-stand-in"
     state: StandIn
 
@@ -265,9 +269,10 @@ class _Handler(BaseHTTPRequestHandler):
                 if turn.delay:
                     time.sleep(turn.delay)
                 self._write_chunk(line)
+                entry.first_chunk_at = entry.first_chunk_at or time.time()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
-            entry.completed = True
+            entry.completed, entry.finished_at = True, time.perf_counter()
         except (BrokenPipeError, ConnectionResetError):
             entry.hung_up = True  # the client hung up: Ollama cancels the request
             self.close_connection = True

@@ -1,0 +1,239 @@
+"""Streaming and tool-call costs, measured side by side in one run (``make bench``).
+
+Everything runs against the stand-in server on 127.0.0.1 serving chunks as fast as it can (or
+paced where a rate matters), with a real kernel (jupyter_client) whose iopub messages are
+counted as the front end would receive them. Prints one table; no figure is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import KernelManager
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ollama_nb import loop, transport  # noqa: E402
+from ollama_nb.markdown import to_html  # noqa: E402
+from ollama_nb.standin import StandInServer, Turn  # noqa: E402
+from ollama_nb.tools import Toolbox  # noqa: E402
+from ollama_nb.view import NullView  # noqa: E402
+
+DISPLAY_TYPES = {"display_data", "update_display_data", "comm_msg", "comm_open", "stream", "clear_output"}
+
+KERNEL_SETUP = r"""
+import time, json, ollama, ipywidgets as widgets
+from IPython.display import display
+from ollama_nb import loop, transport
+from ollama_nb.markdown import to_html
+from ollama_nb.stream import TextDelta
+get_ipython().run_line_magic("load_ext", "ollama_nb")
+HOST = transport.resolve_host()
+
+def plain_loop():
+    t = time.perf_counter()
+    for chunk in ollama.Client(HOST).chat("llama3.2", [{"role": "user", "content": "go"}], stream=True):
+        print(chunk.message.content, end="")
+    return time.perf_counter() - t
+
+def magic():
+    t = time.perf_counter()
+    get_ipython().run_cell_magic("ollama", "-m llama3.2", "go")
+    return time.perf_counter() - t
+
+class NaiveView(loop.Observer):
+    "The pattern to beat: re-render the whole markdown on every chunk."
+    def __init__(self):
+        self.text, self.html = "", widgets.HTML()
+        display(self.html)
+    def event(self, event):
+        if isinstance(event, TextDelta):
+            self.text += event.text
+            self.html.value = to_html(self.text)
+
+def naive():
+    t = time.perf_counter()
+    request = loop.Request("llama3.2", [{"role": "user", "content": "go"}])
+    loop.run(transport.client_for(), request, observer=NaiveView())
+    return time.perf_counter() - t
+"""
+
+
+@contextmanager
+def kernel(host: str):
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(env={**__import__("os").environ, "OLLAMA_HOST": host})
+    client = manager.client()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    try:
+        run(client, KERNEL_SETUP)
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def run(client: Any, code: str) -> tuple[list[tuple[float, dict]], str]:
+    """Execute code; return the iopub messages (arrival wall time, message) and its stdout."""
+    msg_id = client.execute(code)
+    messages, out = [], []
+    while True:
+        msg = client.get_iopub_msg(timeout=300)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        messages.append((time.time(), msg))
+        kind = msg["msg_type"]
+        if kind == "stream":
+            out.append(msg["content"]["text"])
+        if kind == "error":
+            raise RuntimeError("\n".join(msg["content"]["traceback"]))
+        if kind == "status" and msg["content"]["execution_state"] == "idle":
+            return messages, "".join(out)
+
+
+def timed(client: Any, call: str) -> float:
+    _, out = run(client, f"print('\\nRESULT', {call})")
+    return float(out.rsplit("RESULT", 1)[1])
+
+
+def chunks(n: int) -> list[str]:
+    return [f"w{i} " for i in range(n)]
+
+
+def markdown_answer(size: int) -> str:
+    """A realistic long answer: paragraphs, lists, code and a table, about ``size`` characters."""
+    parts, i = [], 0
+    while sum(map(len, parts)) < size:
+        parts.append(
+            f"## Part {i}\n\nThis paragraph explains step {i} with **emphasis**, `code` and a "
+            f"[link](https://example.org/{i}); it runs on for a while to look like prose. " * 3 + "\n"
+        )
+        parts.append("\n".join(f"- item {i}.{k} with some words" for k in range(5)) + "\n")
+        parts.append(f"```python\ndef step_{i}(x):\n    return x * {i}\n```\n")
+        parts.append("| a | b |\n|---|---|\n" + "\n".join(f"| {k} | {k * i} |" for k in range(4)) + "\n")
+        i += 1
+    return "\n".join(parts)[:size]
+
+
+def median_pair(
+    client: Any, server: StandInServer, n: int, calls: tuple[str, ...], repeat: int = 3
+) -> dict[str, float]:
+    times: dict[str, list[float]] = {c: [] for c in calls}
+    for _ in range(repeat):
+        for call in calls:  # alternate, so drift hits both alike
+            server.push(Turn(content=chunks(n)))
+            times[call].append(timed(client, call))
+    return {c: statistics.median(v) for c, v in times.items()}
+
+
+def traffic(client: Any, server: StandInServer, call: str, text: str, delay: float) -> dict[str, float]:
+    pieces = [text[i : i + 5] for i in range(0, len(text), 5)]
+    server.push(Turn(content=["FIRSTTOKEN ", *pieces], delay=delay))
+    messages, _ = run(client, f"{call}()")
+    shown = [(t, m) for t, m in messages if m["msg_type"] in DISPLAY_TYPES]
+    request = server.state.requests[-1]
+    first = next(t for t, m in shown if "FIRSTTOKEN" in json.dumps(m["content"]))
+    last = max(t for t, m in shown if m["msg_type"] != "update_display_data")  # before the static output
+    window = max(last - first, 1e-9)
+    streaming = [m for t, m in shown if first <= t <= last]
+    final = [m for _, m in shown if m["msg_type"] == "update_display_data"] or [shown[-1][1]]
+    live = [m for _, m in shown if m not in final]
+    return {
+        "messages": len(shown), "per_s": len(streaming) / window, "seconds": window,
+        "live_ratio": _size(live) / len(to_html(text)),
+        "all_ratio": _size(live + final) / max(_size(final), 1),
+        "latency_ms": (first - request.first_chunk_at) * 1e3,
+    }  # fmt: skip
+
+
+def _size(messages: list[dict]) -> int:
+    """Bytes of whole messages (header, parent header, metadata, content) as JSON."""
+    keys = ("header", "parent_header", "metadata", "content")
+    return sum(len(json.dumps({k: m[k] for k in keys}, default=str)) for m in messages)
+
+
+def noop(x: int) -> int:
+    """Return x."""
+    return x
+
+
+def tool_overhead(server: StandInServer, rounds: int = 200) -> tuple[float, float]:
+    """Median gap between the end of one answer and the next request: ours vs a hand-written loop."""
+    call = lambda i: Turn(tool_calls=[{"name": "noop", "arguments": {"x": i}}])  # noqa: E731
+    client = transport.client_for(server.url)
+
+    def gaps(start: int) -> list[float]:
+        log = [r for r in server.state.requests[start:] if r.path == "/api/chat"]
+        return [b.received_at - a.finished_at for a, b in zip(log, log[1:], strict=False)]
+
+    start = len(server.state.requests)
+    server.push(*[call(i) for i in range(rounds)], Turn(content="done"))
+    reply = loop.run(client, loop.Request("llama3.2", [{"role": "user", "content": "go"}]),
+                     toolbox=Toolbox([noop]), observer=NullView(), max_rounds=rounds + 1)  # fmt: skip
+    ours = [g - r.duration_s for g, r in zip(gaps(start), reply.trace.rounds, strict=False)]
+
+    start = len(server.state.requests)
+    server.push(*[call(i) for i in range(rounds)], Turn(content="done"))
+    messages: list[dict] = [{"role": "user", "content": "go"}]
+    tools = [Toolbox([noop]).schemas()[0]]
+    for _ in range(rounds + 1):  # the tutorial's loop, by hand, on the same client
+        response = client.chat("llama3.2", messages, tools=tools, stream=True)
+        calls_seen = []
+        for chunk in response:
+            calls_seen += chunk.message.tool_calls or []
+        if not calls_seen:
+            break
+        messages.append({"role": "assistant", "content": "", "tool_calls": calls_seen})
+        for tc in calls_seen:
+            messages.append(
+                {"role": "tool", "tool_name": tc.function.name, "content": str(noop(**tc.function.arguments))}
+            )
+    by_hand = gaps(start)
+    return statistics.median(ours) * 1e3, statistics.median(by_hand) * 1e3
+
+
+def main() -> None:
+    with StandInServer() as server, kernel(server.url) as client:
+        print("ollama_nb benchmark: stand-in server on 127.0.0.1, a real ipykernel, medians of 3 runs\n")
+        t20 = median_pair(client, server, 20_000, ("plain_loop()", "magic()"))
+        t40 = median_pair(client, server, 40_000, ("plain_loop()", "magic()"))
+        small = median_pair(client, server, 2_000, ("plain_loop()", "magic()", "naive()"), repeat=1)
+        print("1. consumption, 20,000 chunks: plain client loop {:.3f} s · %%ollama {:.3f} s".format(
+            t20["plain_loop()"], t20["magic()"]))  # fmt: skip
+        print(
+            f"   overhead ratio %%ollama / plain loop: {t20['magic()'] / t20['plain_loop()']:.3f} (goal <= 1.10)"
+        )
+        print(f"   at 2,000 chunks (the naive pattern is quadratic, too slow for more): %%ollama / plain "
+              f"{small['magic()'] / small['plain_loop()']:.2f} · naive / plain {small['naive()'] / small['plain_loop()']:.2f}")  # fmt: skip
+        print(f"2. scaling 40k/20k: %%ollama {t40['magic()'] / t20['magic()']:.2f} (goal <= 2.2); "
+              f"plain loop {t40['plain_loop()'] / t20['plain_loop()']:.2f}")  # fmt: skip
+        for size, label, delay, calls in (
+            (50_000, "as fast as it can", 0.0, ("magic",)),
+            (50_000, "paced ~2,000 chunks/s", 0.0005, ("magic",)),
+            (10_000, "as fast as it can", 0.0, ("magic", "naive")),
+            (10_000, "paced ~2,000 chunks/s", 0.0005, ("magic", "naive")),
+        ):
+            answer = markdown_answer(size)
+            rows = [(name, traffic(client, server, name, answer, delay)) for name in calls]
+            print(
+                f"3/4. front-end traffic, {size:,}-character markdown answer, {label} ({rows[0][1]['seconds']:.1f} s):"
+            )
+            for name, row in rows:
+                name = "%%ollama" if name == "magic" else name
+                print(f"   {name:9} {row['messages']:5d} messages, {row['per_s']:6.1f}/s while streaming (goal <= ~20/s) · "
+                      f"live bytes / rendered answer {row['live_ratio']:7.2f} · all bytes / final output "
+                      f"{row['all_ratio']:7.2f} (goal <= 3) · first-chunk latency {row['latency_ms']:.1f} ms (goal <= 50)")  # fmt: skip
+        ours_ms, hand_ms = tool_overhead(server)
+        print(f"5. tool round-trip, end of answer to next request, tool's own time removed (median of 200): "
+              f"ollama_nb {ours_ms:.3f} ms · hand-written client loop {hand_ms:.3f} ms · "
+              f"added by ollama_nb {ours_ms - hand_ms:+.3f} ms (goal <= 1 ms)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
