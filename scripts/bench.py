@@ -7,6 +7,7 @@ counted as the front end would receive them. Prints one table; no figure is asse
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import sys
@@ -18,11 +19,11 @@ from typing import Any
 from jupyter_client.manager import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ollama_nb import loop, transport  # noqa: E402
-from ollama_nb.markdown import to_html  # noqa: E402
-from ollama_nb.standin import StandInServer, Turn  # noqa: E402
-from ollama_nb.tools import Toolbox  # noqa: E402
-from ollama_nb.view import NullView  # noqa: E402
+from ollama_nb import loop, transport
+from ollama_nb.markdown import to_html
+from ollama_nb.standin import StandInServer, Turn
+from ollama_nb.tools import Toolbox
+from ollama_nb.view import NullView
 
 DISPLAY_TYPES = {"display_data", "update_display_data", "comm_msg", "comm_open", "stream", "clear_output"}
 
@@ -170,7 +171,7 @@ def tool_overhead(server: StandInServer, rounds: int = 200) -> tuple[float, floa
 
     def gaps(start: int) -> list[float]:
         log = [r for r in server.state.requests[start:] if r.path == "/api/chat"]
-        return [b.received_at - a.finished_at for a, b in zip(log, log[1:], strict=False)]
+        return [b.received_at - a.finished_at for a, b in itertools.pairwise(log)]
 
     start = len(server.state.requests)
     server.push(*[call(i) for i in range(rounds)], Turn(content="done"))
