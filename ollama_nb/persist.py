@@ -84,7 +84,8 @@ def _to_notebook(replies: list[Reply]) -> str:
             output = nbformat.v4.new_output(
                 "display_data",
                 data={"text/html": f'<div class="ollama-nb-trace">{trace}</div>',
-                      "text/plain": "\n".join(render.round_summary(r) for r in reply.trace.rounds)},
+                      "text/plain": "\n".join(render.round_summary(r) for r in reply.trace.rounds),
+                      render.MIME: render.record(reply)},  # so load_traces reads exports too
             )  # fmt: skip
             cell = nbformat.v4.new_code_cell("# the tool calls behind the answer above", outputs=[output])
             cells.append(cell)

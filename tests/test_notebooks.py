@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import nbformat
@@ -11,22 +12,27 @@ from nbclient import NotebookClient
 from ollama_nb.render import MIME
 from ollama_nb.standin import DemoResponder, StandInServer
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+FOLDER = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(p.name for p in FOLDER.glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> StandInServer:
+def executed(tmp_path_factory):
+    """Run each notebook once (in a copy of the folder), against the demo stand-in."""
     with StandInServer(responder=DemoResponder(delay=0)) as server:
-        yield server
 
+        @functools.cache
+        def run(name: str) -> nbformat.NotebookNode:
+            nb = nbformat.read(FOLDER / name, as_version=4)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("OLLAMA_HOST", server.url)
+                workdir = tmp_path_factory.mktemp("run")
+                NotebookClient(
+                    nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+                ).execute()
+            return nb
 
-def run(path: Path, server: StandInServer, monkeypatch: pytest.MonkeyPatch) -> nbformat.NotebookNode:
-    nb = nbformat.read(path, as_version=4)
-    monkeypatch.setenv("OLLAMA_HOST", server.url)
-    NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
-    return nb
+        yield run
 
 
 def replies(nb: nbformat.NotebookNode) -> list[dict]:
@@ -39,23 +45,54 @@ def replies(nb: nbformat.NotebookNode) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_top_to_bottom(path, demo, monkeypatch):
-    nb = run(path, demo, monkeypatch)
+def text(nb: nbformat.NotebookNode) -> str:
+    """Everything the code cells printed or returned, as text."""
+    parts = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", "") + output.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_top_to_bottom(name, executed):
+    nb = executed(name)
     for cell in nb.cells:
         errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
         if "raises-exception" in cell.metadata.get("tags", []):
             assert errors and len(errors[0]["traceback"]) == 1, "the failing example shows one short line"
         else:
-            assert not errors, f"{path.name}: {cell.source[:60]!r} failed: {errors}"
-    assert replies(nb), "the notebook leaves at least one answer in its outputs"
+            assert not errors, f"{name}: {cell.source[:60]!r} failed: {errors}"
 
 
-def test_streaming_notebook_keeps_its_answers(demo, monkeypatch):
-    nb = run(NOTEBOOKS[0], demo, monkeypatch)
+def test_api_notebook_shows_the_raw_flow(executed):
+    out = text(executed("00_ollama_api.ipynb"))
+    assert '"done":false' in out and '"done":true' in out and "tokens/s" in out
+    assert "add_two_numbers({'a': 3, 'b': 1}) = 4" in out and "returned **4**" in out
+    assert "returned **11 degrees celsius**" in out  # Toronto, in celsius, sent back and used
+
+
+def test_streaming_notebook_keeps_its_answers(executed):
+    nb = executed("01_streaming.ipynb")
     answers = replies(nb)
     assert "Why is the sky blue?" in answers[0]["content"]  # the stand-in echoes the prompt
     assert any(a["thinking"] for a in answers), "the thinking example kept its thinking"
     (shown,) = [c for c in nb.cells if c.source == "haiku.content"]
     assert shown.outputs[0]["data"]["text/plain"] == repr(answers[1]["content"])  # --out bound it
     assert "Write a haiku" in answers[1]["content"]
+
+
+def test_tools_notebook_runs_the_tools(executed):
+    nb = executed("02_tools.ipynb")
+    rounds = [r for a in replies(nb) for r in a["trace"]["rounds"]]
+    assert [(r["name"], r["result"]) for r in rounds][:2] == [
+        ("add_two_numbers", "4"), ("get_current_weather", "11 degrees celsius in Toronto")]  # fmt: skip
+    (failed,) = [r for r in rounds if r["name"] == "divide"]
+    assert failed["status"] == "error" and failed["error"].startswith("ZeroDivisionError")
+    assert "('multiply', {'a': 6, 'b': 7}, '42')" in text(nb)
+
+
+def test_traces_notebook_reads_back_its_export(executed):
+    out = text(executed("03_traces.ipynb"))
+    assert "add_two_numbers({'a': 3, 'b': 1}) -> '4' [ok]" in out
+    assert "[('add_two_numbers', '4')]" in out and "### You" in out

@@ -91,6 +91,10 @@ def _arguments_for(prompt: str, parameters: dict[str, Any]) -> dict[str, Any]:
             arguments[name] = (mentioned or spec["enum"])[0]
         elif kind == "string" and place and name in ("city", "location", "place"):
             arguments[name] = place.group(1)
+        elif kind == "string" and name in ("format", "unit"):
+            units = [u for u in ("celsius", "fahrenheit") if u in prompt.lower()]
+            if units:
+                arguments[name] = units[0]
     return arguments
 
 
