@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from .standin import StandInServer
+from .standin import Cassette, StandInServer
 from .transport import DEFAULT_HOST, resolve_host
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -32,10 +32,17 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def cassettes(folder: Path) -> Cassette | None:
+    """Every recorded cassette in ``folder``, as one (recorded with a real Ollama, see README)."""
+    files = sorted(folder.glob("*.json"))
+    return Cassette([e for f in files for e in Cassette.load(f).exchanges]) if files else None
+
+
 def start_stand_in() -> StandInServer:
-    """The demo stand-in on Ollama's own port when it is free (so curl examples work too)."""
+    """The demo stand-in on Ollama's own port when it is free (so curl examples work too),
+    answering from the tutorials' cassettes first, when there are any."""
     port = 11434 if _port_free(11434) else 0
-    return StandInServer(port=port).start()
+    return StandInServer(port=port, cassette=cassettes(NOTEBOOKS / "cassettes")).start()
 
 
 def main(argv: list[str] | None = None) -> int:

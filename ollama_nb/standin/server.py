@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from .cassette import Cassette, chunked_line
 from .demo import DemoResponder
 from .script import DEFAULT_MODELS, Model, Turn
 
@@ -50,6 +51,8 @@ class StandIn:
     responder: Responder = field(default_factory=DemoResponder)
     requests: list[LoggedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cassette: Cassette | None = None  # recorded exchanges, answered first when one matches
+    speed: float = 1.0  # replay pacing: 2.0 plays a cassette twice as fast
 
     def model(self, name: str) -> Model | None:
         full = name if ":" in name else name + ":latest"
@@ -80,8 +83,12 @@ class StandInServer:
         models: tuple[Model, ...] = DEFAULT_MODELS,
         responder: Responder | None = None,
         port: int = 0,
+        cassette: Cassette | None = None,
+        speed: float = 1.0,
     ) -> None:
-        self.state = StandIn(deque(script), models, responder or DemoResponder())
+        self.state = StandIn(
+            deque(script), models, responder or DemoResponder(), cassette=cassette, speed=speed
+        )
         handler = type("Handler", (_Handler,), {"state": self.state})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
@@ -173,8 +180,30 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def _replayed(self, body: dict[str, Any] | None, entry: LoggedRequest) -> bool:
+        """Answer from the cassette, with the recorded pacing, when it has this request."""
+        cassette = self.state.cassette
+        exchange = cassette.match(self.command, self.path, body) if cassette else None
+        if exchange is None:
+            return False
+        started = time.perf_counter()
+        self.send_response(exchange.status)
+        self.send_header("Content-Type", exchange.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for offset, line in exchange.lines:
+            wait = offset / self.state.speed - (time.perf_counter() - started)
+            if wait > 0:
+                time.sleep(wait)
+            self._write_line(line.encode())
+        self.wfile.write(b"0\r\n\r\n")
+        entry.completed, entry.finished_at = True, time.perf_counter()
+        return True
+
     def do_GET(self) -> None:
         entry = self._log(None)
+        if self._replayed(None, entry):
+            return
         routes = {"/": self._root, "/api/version": self._version, "/api/tags": self._tags,
                   "/api/ps": self._ps}  # fmt: skip
         route = routes.get(self.path.split("?")[0])
@@ -187,6 +216,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body, problem = self._read_body()
         entry = self._log(body)
+        if self._replayed(body, entry):
+            return
         if problem:
             self._error(400, problem)
         elif self.path == "/api/chat":
@@ -278,8 +309,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _write_chunk(self, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload, separators=(",", ":")).encode() + b"\n"
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self._write_line(json.dumps(payload, separators=(",", ":")).encode())
+
+    def _write_line(self, line: bytes) -> None:
+        """One NDJSON line as one HTTP chunk, sent at once (as Ollama flushes each)."""
+        self.wfile.write(chunked_line(line))
         self.wfile.flush()
 
 

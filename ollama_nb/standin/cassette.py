@@ -1,0 +1,149 @@
+"""Record real exchanges with Ollama into a cassette, and replay them with their pacing.
+
+Recording is a small proxy on 127.0.0.1 in front of a real Ollama: point ``OLLAMA_HOST`` at it,
+run the notebook, stop it, and every request with its streamed lines and their timing is in the
+cassette file. Replaying is the stand-in server answering from that file.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FORMAT = "ollama-nb-cassette/1"
+
+
+@dataclass
+class Exchange:
+    """One request and the answer it got: status, content type, and each line with its time."""
+
+    method: str
+    path: str
+    request: dict[str, Any] | None
+    status: int
+    content_type: str
+    lines: list[tuple[float, str]] = field(default_factory=list)  # (seconds since the request, line)
+
+    def key(self) -> str:
+        return _key(self.method, self.path, self.request)
+
+
+def chunked_line(line: bytes) -> bytes:
+    """One NDJSON line framed as one HTTP/1.1 chunk (Ollama flushes every line)."""
+    data = line + b"\n"
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def _key(method: str, path: str, body: dict[str, Any] | None) -> str:
+    return json.dumps([method, path, body], sort_keys=True)
+
+
+@dataclass
+class Cassette:
+    exchanges: list[Exchange] = field(default_factory=list)
+    _used: set[int] = field(default_factory=set, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def save(self, path: str | PathLike[str]) -> Path:
+        target = Path(path)
+        data = {"format": FORMAT, "exchanges": [asdict(e) for e in self.exchanges]}
+        target.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+        return target
+
+    @classmethod
+    def load(cls, path: str | PathLike[str]) -> Cassette:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if data.get("format") != FORMAT:
+            raise ValueError(f"{path} is not an ollama_nb cassette ({FORMAT})")
+        exchanges = [Exchange(**{**e, "lines": [tuple(x) for x in e["lines"]]}) for e in data["exchanges"]]
+        return cls(exchanges)
+
+    def add(self, exchange: Exchange) -> None:
+        with self._lock:
+            self.exchanges.append(exchange)
+
+    def match(self, method: str, path: str, body: dict[str, Any] | None) -> Exchange | None:
+        """The recorded answer to this very request (else the next unused one to the same path
+        and model), each used once, in recorded order."""
+        key = _key(method, path, body)
+        model = (body or {}).get("model")
+        with self._lock:
+            for exact in (True, False):
+                for i, exchange in enumerate(self.exchanges):
+                    if i in self._used or exchange.path != path or exchange.method != method:
+                        continue
+                    if (exchange.key() == key) if exact else ((exchange.request or {}).get("model") == model):
+                        self._used.add(i)
+                        return exchange
+        return None
+
+
+class Recorder:
+    """A recording proxy on 127.0.0.1 in front of ``upstream`` (a real Ollama)."""
+
+    def __init__(self, upstream: str, port: int = 0) -> None:
+        self.cassette = Cassette()
+        handler = type("RecordingHandler", (_RecordingHandler,), {"upstream": upstream.rstrip("/"),
+                                                                  "cassette": self.cassette})  # fmt: skip
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> Recorder:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    upstream: str
+    cassette: Cassette
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:
+        self._forward(None)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        self._forward(raw)
+
+    def _forward(self, raw: bytes | None) -> None:
+        started = time.perf_counter()
+        body = json.loads(raw) if raw else None
+        headers = {"Content-Type": "application/json"} if raw else {}
+        with httpx.stream(
+            self.command, self.upstream + self.path, content=raw, headers=headers, timeout=None
+        ) as up:
+            content_type = up.headers.get("content-type", "application/json")
+            exchange = Exchange(self.command, self.path, body, up.status_code, content_type)
+            self.send_response(up.status_code)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for line in up.iter_lines():
+                exchange.lines.append((round(time.perf_counter() - started, 6), line))
+                self.wfile.write(chunked_line(line.encode()))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        self.cassette.add(exchange)
