@@ -10,6 +10,7 @@ from typing import Any, Literal
 import pydantic
 
 from . import loop, transport
+from .conversation import Conversation
 from .errors import Interrupted, OllamaNbError
 from .reply import Reply
 from .stream import ToolCall
@@ -28,7 +29,17 @@ class Defaults:
 
 
 defaults = Defaults()
+conversations: dict[str, Conversation] = {}
 Display = Literal["auto", "widget", "plain", "none"]
+
+
+def conversation(name: str) -> Conversation:
+    """The conversation called ``name``, created empty the first time."""
+    return conversations.setdefault(name, Conversation(name))
+
+
+class CapabilityError(OllamaNbError):
+    """The model says it cannot do what was asked (tools, thinking, images)."""
 
 
 class FormatError(OllamaNbError):
@@ -46,6 +57,9 @@ def chat(
     format: str | dict[str, Any] | type[pydantic.BaseModel] | None = None,  # noqa: A002 - Ollama's name
     tools: Iterable[Callable[..., Any]] = (),
     history: Sequence[dict[str, Any]] = (),
+    chat: str | Conversation | None = None,
+    cell: str | None = None,
+    images: Sequence[Any] = (),
     stream: bool = True,
     max_rounds: int | None = None,
     confirm: Callable[[ToolCall], bool] | None = None,
@@ -53,6 +67,9 @@ def chat(
 ) -> Reply:
     """Ask ``model`` and return the :class:`Reply`; with ``display`` the answer streams into the
     notebook as in a ``%%ollama`` cell (``"none"`` shows nothing, for scripts and tests).
+
+    ``chat`` continues a :class:`Conversation` (by name or object); ``cell`` identifies the
+    asking cell, so that asking again from it replaces its earlier turn instead of adding one.
 
     Raises a short :class:`OllamaNbError` (or ``Interrupted``) with the partial reply as ``.reply``.
     """
@@ -62,17 +79,30 @@ def chat(
             "No model given: pass model=... (or -m MODEL), or set a default with %ollama use NAME."
         )
     toolbox = Toolbox(tools, max_result_chars=defaults.max_result_chars)
+    client = transport.client_for(host or defaults.host)
+    _check_capabilities(
+        client, model, tools=bool(toolbox), think=think not in (None, False), images=bool(images)
+    )
+    thread = conversation(chat) if isinstance(chat, str) else chat
+    dropped = 0
+    if thread is not None:
+        history, dropped = thread.history_for(cell or prompt)
     messages = [*history]
     if system:
         messages = [m for m in messages if m.get("role") != "system"]
         messages.insert(0, {"role": "system", "content": system})
-    messages.append({"role": "user", "content": prompt})
+    user: dict[str, Any] = {"role": "user", "content": prompt}
+    if images:
+        user["images"] = [transport.encode_image(image) for image in images]
+    messages.append(user)
     wire_format = format.model_json_schema() if _is_model(format) else format
     request = loop.Request(model, messages, think=think, format=wire_format,  # type: ignore[arg-type]
                            options={**defaults.options, **(options or {})}, stream=stream)  # fmt: skip
-    client = transport.client_for(host or defaults.host)
     view = _make_view(display, model)
     view.show()
+    if dropped:
+        view.notice(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "  # type: ignore[union-attr]
+                    f"and dropped the {dropped} turn(s) after it.")  # fmt: skip
     try:
         reply = loop.run(client, request, toolbox=toolbox or None, observer=view,
                          max_rounds=max_rounds or defaults.max_rounds, confirm=confirm)  # fmt: skip
@@ -81,8 +111,26 @@ def chat(
     except (OllamaNbError, Interrupted) as exc:
         view.finish(exc.reply)  # type: ignore[attr-defined]
         raise
+    if thread is not None:
+        thread.record(cell or prompt, reply.messages)
     view.finish(reply)
     return reply
+
+
+def _check_capabilities(client: Any, model: str, *, tools: bool, think: bool, images: bool) -> None:
+    """Say plainly, before sending, what the model's own capabilities rule out."""
+    if not (tools or think or images):
+        return
+    known = transport.capabilities(client, model)
+    if known is None:  # an older server, or no such model: the server's answer will say
+        return
+    wanted = {"tools": tools, "thinking": think, "vision": images}
+    missing = [name for name, asked in wanted.items() if asked and name not in known]
+    if missing:
+        raise CapabilityError(
+            f"{model} cannot use {' or '.join(missing)} (its capabilities: {', '.join(sorted(known)) or 'none'}). "
+            "Pick another model (%ollama models lists them) or drop the option."
+        )
 
 
 def _is_model(value: Any) -> bool:

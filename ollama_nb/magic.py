@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -11,12 +12,14 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import api, transport
+from .errors import translate
 from .options import OptionError, parse_options
 from .persist import export
+from .prompt import PromptError, resolve
 from .schema import SchemaError, tool_spec
 from .stream import ToolCall
 
-SUBCOMMANDS = ("schema", "use", "models", "export", "help")
+SUBCOMMANDS = ("schema", "use", "models", "config", "reset", "history", "export", "help")
 
 
 def _think(value: str) -> bool | str:
@@ -44,6 +47,12 @@ class OllamaMagics(Magics):
         "--max-rounds", type=int, metavar="N", help="tool rounds before the model must answer (default 10)"
     )
     @argument("--confirm", action="store_true", help="ask y/N before each tool call")
+    @argument(
+        "--chat", metavar="NAME", help="continue the conversation NAME (re-running a cell replaces its turn)"
+    )
+    @argument("--image", action="append", default=[], metavar="PATH_OR_VAR",
+              help="an image for a vision model, repeatable: a file path, or bytes or a PIL image in a variable")  # fmt: skip
+    @argument("--raw", action="store_true", help="send the prompt verbatim: no {{name}} interpolation")
     @argument("--plain", action="store_true", help="stream plain text instead of widgets")
     @argument(
         "words", nargs="*", help="%%ollama only: the prompt, or a subcommand (schema, use, models, help)"
@@ -59,8 +68,14 @@ class OllamaMagics(Magics):
 
         Line: ``%ollama -m llama3.2 "Why is the sky blue?"``, or a subcommand:
         ``%ollama schema NAME`` (the tool schema the model sees), ``%ollama use NAME`` (the
-        default model), ``%ollama models`` (what the server has), ``%ollama export PATH [VAR]`` (the last
-        reply as .ipynb, .md, .html or .json), ``%ollama help``.
+        default model), ``%ollama models`` (what the server has, with capabilities), ``%ollama config
+        [model=... host=... max_rounds=... num_ctx=...]`` (show or set defaults),
+        ``%ollama history [NAME]`` and ``%ollama reset [NAME]`` (conversations),
+        ``%ollama export PATH [VAR]`` (a reply as .ipynb, .md, .html or .json), ``%ollama help``.
+
+        Prompts may pull in notebook values with ``{{name}}``, ``{{df.shape}}``, ``{{In[3]}}``,
+        ``{{Out[3]}}`` or ``{{error}}`` (the last error); single braces go out as written, and
+        ``--raw`` sends the prompt verbatim. The resolved prompt is kept under the answer.
 
         The reply is stored in ``_ollama``: ``.content``, ``.thinking``, ``.messages``,
         ``.metrics``, ``.trace``.
@@ -87,6 +102,11 @@ class OllamaMagics(Magics):
             options = parse_options(args.option)
         except OptionError as exc:
             raise UsageError(str(exc)) from None
+        if not args.raw:
+            try:
+                prompt = resolve(prompt, self.shell.user_ns)
+            except PromptError as exc:
+                raise UsageError(str(exc)) from None
         model = args.model or api.defaults.model
         if not model:
             raise UsageError(
@@ -98,6 +118,7 @@ class OllamaMagics(Magics):
                 options=options, format=self._format(args.format), tools=self._tools(args.tools),
                 stream=args.stream, max_rounds=args.max_rounds,
                 confirm=_ask if args.confirm else None, display="plain" if args.plain else "auto",
+                chat=args.chat, cell=_cell_key(line, cell), images=[self._image(i) for i in args.image],
             )  # fmt: skip
         except BaseException as exc:  # KeyboardInterrupt too: the partial reply is kept
             if (partial := getattr(exc, "reply", None)) is not None:
@@ -127,6 +148,14 @@ class OllamaMagics(Magics):
                 raise UsageError(str(exc)) from None
             functions.append(function)
         return functions
+
+    def _image(self, value: str) -> Any:
+        if value in self.shell.user_ns:
+            return self.shell.user_ns[value]
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise UsageError(f"--image {value}: no such file, and no variable of that name")
+        return path
 
     def _format(self, value: str | None) -> Any:
         if value is None or value == "json":
@@ -171,11 +200,64 @@ class OllamaMagics(Magics):
                 raise UsageError(str(exc)) from None
             print(f"Wrote {written}")
         elif name == "models":
-            client = transport.client_for(api.defaults.host)
-            for model in client.list().models:
-                details = model.details
-                family = details.family if details else ""
-                print(f"{model.model:28} {(model.size or 0) / 1e9:6.1f} GB  {family}")
+            self._models()
+        elif name == "config":
+            self._config(rest)
+        elif name in ("reset", "history"):
+            chat = api.conversation(rest.strip() or "default")
+            if name == "reset":
+                chat.reset()
+                print(f"Conversation {chat.name!r} is empty.")
+            else:
+                print(chat.text())
+
+    def _models(self) -> None:
+        client = transport.client_for(api.defaults.host)
+        try:
+            models = client.list().models
+        except Exception as exc:
+            friendly = translate(exc, host=transport.host_url(client), model="", list_models=list)
+            raise friendly or exc from None
+        print(f"{'model':28} {'size':>8}  {'family':10} {'quant':8} capabilities")
+        for model in models:
+            details = model.details
+            found = transport.capabilities(client, model.model or "") or ()
+            print(f"{model.model:28} {(model.size or 0) / 1e9:6.1f} GB  {(details.family if details else '') or '':10} "
+                  f"{(details.quantization_level if details else '') or '':8} {', '.join(sorted(found))}")  # fmt: skip
+
+    def _config(self, rest: str) -> None:
+        settings = api.defaults
+        option_pairs = []
+        for pair in rest.split():
+            key, _, value = pair.partition("=")
+            if key in ("model", "host"):
+                setattr(settings, key, value or None)
+            elif key in ("max_rounds", "max_result_chars"):
+                if not value.isdigit() or int(value) < 1:
+                    raise UsageError(f"{key} takes a whole number of at least 1, not {value!r}")
+                setattr(settings, key, int(value))
+            else:
+                option_pairs.append(pair)
+        try:
+            settings.options.update(parse_options(option_pairs))
+        except OptionError as exc:
+            raise UsageError(
+                f"{exc} (config also takes model=, host=, max_rounds=, max_result_chars=)"
+            ) from None
+        print(f"model={settings.model} host={settings.host or transport.resolve_host()} "
+              f"max_rounds={settings.max_rounds} max_result_chars={settings.max_result_chars} "
+              f"options={json.dumps(settings.options)}")  # fmt: skip
+
+
+def _cell_key(line: str, cell: str | None) -> str:
+    """Which cell asks: the front end's cell id when it sends one (JupyterLab, Notebook 7,
+    VS Code), else the cell's own text."""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else {}
+    cell_id = (parent or {}).get("metadata", {}).get("cellId")
+    return cell_id or f"{line}\n{cell or ''}"
 
 
 def _ask(call: ToolCall) -> bool:

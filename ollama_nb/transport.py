@@ -54,6 +54,22 @@ def chat(client: ollama.Client, body: dict[str, Any]) -> Iterator[ChatResponse]:
     return iter([client._request(ChatResponse, "POST", "/api/chat", json=body, stream=False)])
 
 
+_capabilities: dict[tuple[str, str], frozenset[str] | None] = {}
+
+
+def capabilities(client: ollama.Client, model: str) -> frozenset[str] | None:
+    """What ``/api/show`` says the model can do (tools, thinking, vision...), asked once per
+    host and model; None when the server cannot say (older servers, unknown model, no server)."""
+    key = (host_url(client), model)
+    if key not in _capabilities:
+        try:
+            found = client.show(model).capabilities
+        except Exception:  # the chat request that follows reports any real problem
+            return None
+        _capabilities[key] = frozenset(found) if found else None
+    return _capabilities[key]
+
+
 def model_names(client: ollama.Client) -> list[str]:
     return [m.model or "" for m in client.list().models]
 

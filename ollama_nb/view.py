@@ -262,3 +262,5 @@ class PlainView(Observer):
             self.out.write(f"[error] {reply.error}\n")
         self.out.write(render.reply_status(reply) + "\n")
         self.out.flush()
+        if widgets_available():  # a kernel (nbconvert, --plain): the notebook keeps the output too
+            display(render.static_bundle(reply), raw=True)

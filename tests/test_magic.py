@@ -9,8 +9,8 @@ import time
 import pytest
 from IPython.core.error import UsageError
 
-from ollama_nb import errors
-from ollama_nb.standin import StandInServer, Turn
+from ollama_nb import api, errors
+from ollama_nb.standin import Model, StandInServer, Turn
 
 from .conftest import quick, run_cell
 
@@ -151,16 +151,31 @@ def test_unknown_model_lists_what_the_server_has(ip, capsys):
 @pytest.mark.parametrize(
     ("cell", "message"),
     [
-        ("%%ollama -m llama3.2 --think\nhi", '"llama3.2" does not support thinking'),
-        ("%%ollama -m gemma:2b --tools len_of\nhi", "gemma:2b does not support tools"),
+        (
+            "%%ollama -m llama3.2 --think\nhi",
+            "llama3.2 cannot use thinking (its capabilities: completion, tools)",
+        ),
+        (
+            "%%ollama -m gemma:2b --tools len_of\nhi",
+            "gemma:2b cannot use tools (its capabilities: completion)",
+        ),
     ],
 )
-def test_server_refusals_are_said_plainly(ip, capsys, cell, message):
+def test_what_a_model_cannot_do_is_said_before_sending(ip, server, capsys, cell, message):
     ip.user_ns["len_of"] = lambda text: len(text)
     ip.user_ns["len_of"].__annotations__ = {"text": str}
     result = run_cell(ip, cell)
-    assert isinstance(result.error_in_exec, errors.ServerError)
+    assert isinstance(result.error_in_exec, api.CapabilityError)
     assert message in _error_output(result, capsys)
+    assert server.state.chats() == []
+
+
+def test_server_refusals_are_said_plainly(ip, capsys):
+    """A server whose /api/show gives no capabilities: its own 400 is the message."""
+    with StandInServer(models=(Model("tiny:latest", "tiny", "1B", ()),)) as old:
+        result = run_cell(ip, f"%%ollama -m tiny --think --host {old.url}\nhi")
+    assert isinstance(result.error_in_exec, errors.ServerError)
+    assert '"tiny" does not support thinking' in _error_output(result, capsys)
 
 
 def test_mid_stream_error_keeps_what_arrived(ip, server, capsys):
