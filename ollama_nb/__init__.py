@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import chat, defaults
+from .api import chat, conversation, defaults
+from .chatwidget import ChatWidget
+from .conversation import Conversation
 from .errors import Interrupted, OllamaNbError
 from .persist import export, load_conversation, load_replies, load_traces
 from .reply import Reply
@@ -15,19 +17,26 @@ from .schema import SchemaError, ToolSpec
 from .stream import Metrics
 from .tools import Toolbox, tool
 from .trace import ModelTurn, ToolRound, Trace
+from .view import LiveView, StreamingMarkdown, TraceView
 
 __all__ = [
+    "ChatWidget",
+    "Conversation",
     "Interrupted",
+    "LiveView",
     "Metrics",
     "ModelTurn",
     "OllamaNbError",
     "Reply",
     "SchemaError",
+    "StreamingMarkdown",
     "ToolRound",
     "ToolSpec",
     "Toolbox",
     "Trace",
+    "TraceView",
     "chat",
+    "conversation",
     "defaults",
     "export",
     "load_conversation",

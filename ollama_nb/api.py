@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -64,12 +65,16 @@ def chat(
     max_rounds: int | None = None,
     confirm: Callable[[ToolCall], bool] | None = None,
     display: Display = "auto",
+    view: Any = None,
+    cancel: threading.Event | None = None,
 ) -> Reply:
     """Ask ``model`` and return the :class:`Reply`; with ``display`` the answer streams into the
     notebook as in a ``%%ollama`` cell (``"none"`` shows nothing, for scripts and tests).
 
     ``chat`` continues a :class:`Conversation` (by name or object); ``cell`` identifies the
     asking cell, so that asking again from it replaces its earlier turn instead of adding one.
+    ``view`` replaces the display (an observer with ``show`` and ``finish``); ``cancel`` stops
+    the exchange when set from another thread.
 
     Raises a short :class:`OllamaNbError` (or ``Interrupted``) with the partial reply as ``.reply``.
     """
@@ -98,14 +103,14 @@ def chat(
     wire_format = format.model_json_schema() if _is_model(format) else format
     request = loop.Request(model, messages, think=think, format=wire_format,  # type: ignore[arg-type]
                            options={**defaults.options, **(options or {})}, stream=stream)  # fmt: skip
-    view = _make_view(display, model)
+    view = view or _make_view(display, model)
     view.show()
     if dropped:
         view.notice(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "  # type: ignore[union-attr]
                     f"and dropped the {dropped} turn(s) after it.")  # fmt: skip
     try:
         reply = loop.run(client, request, toolbox=toolbox or None, observer=view,
-                         max_rounds=max_rounds or defaults.max_rounds, confirm=confirm)  # fmt: skip
+                         max_rounds=max_rounds or defaults.max_rounds, confirm=confirm, cancel=cancel)  # fmt: skip
         if format is not None:
             _parse(reply, format)
     except (OllamaNbError, Interrupted) as exc:

@@ -6,6 +6,7 @@ plain-text printer) and returns a :class:`Reply`; nothing here knows about Jupyt
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,10 +73,14 @@ def run(
     observer: Observer | None = None,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     confirm: Confirm | None = None,
+    cancel: threading.Event | None = None,
 ) -> Reply:
     """Run one cell's exchange to the end. Raises :class:`OllamaNbError` or :class:`Interrupted`
-    with the partial reply attached as ``.reply``; what arrived is never lost."""
-    session = _Session(client, request, toolbox, observer or Observer(), confirm)
+    with the partial reply attached as ``.reply``; what arrived is never lost.
+
+    ``cancel``, set from another thread (a Stop button), ends the exchange like an interrupt:
+    between two chunks, the HTTP stream is closed."""
+    session = _Session(client, request, toolbox, observer or Observer(), confirm, cancel or threading.Event())
     try:
         session.converse(max_rounds)
     except KeyboardInterrupt:
@@ -101,9 +106,9 @@ def _attach(exc: OllamaNbError | Interrupted, reply: Reply) -> Any:
 
 class _Session:
     def __init__(self, client: ollama.Client, request: Request, toolbox: Toolbox | None,
-                 observer: Observer, confirm: Confirm | None) -> None:  # fmt: skip
+                 observer: Observer, confirm: Confirm | None, cancel: threading.Event) -> None:  # fmt: skip
         self.client, self.request, self.toolbox = client, request, toolbox
-        self.observer, self.confirm = observer, confirm
+        self.observer, self.confirm, self.cancel = observer, confirm, cancel
         self.messages = list(request.messages)
         self.t0 = time.perf_counter()
         system = next((m["content"] for m in self.messages if m.get("role") == "system"), "")
@@ -128,6 +133,8 @@ class _Session:
             if not calls or offer is None:
                 return
             for call in calls:
+                if self.cancel.is_set():
+                    raise KeyboardInterrupt
                 self.tool_round(number, call)
 
     def model_turn(self, number: int, tools: list[dict[str, Any]] | None) -> list[ToolCall]:
@@ -139,6 +146,8 @@ class _Session:
         separated = not self.content
         try:
             for event in reader.read(chunks):
+                if self.cancel.is_set():
+                    raise KeyboardInterrupt
                 if isinstance(event, TextDelta) and not separated:
                     separated = True  # text after tool calls: a paragraph break keeps turns apart
                     self._text(TextDelta("\n\n"))

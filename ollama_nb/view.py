@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from html import escape
 from typing import Any
 
 import ipywidgets as widgets
@@ -42,8 +43,11 @@ class StreamingMarkdown(widgets.VBox):
     >>> view.feed("# Hello\\n\\nWorld"); view.draw()  # doctest: +SKIP
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        self._done = widgets.Output()
+    def __init__(self, capture: bool = True, **kwargs: Any) -> None:
+        # capture: finished blocks go out once as display messages into an Output widget, which
+        # needs the kernel's current message; without it (a view fed from a thread, as in the
+        # chat widget) each batch of finished blocks becomes a widget of its own.
+        self._done = widgets.Output() if capture else widgets.VBox()
         self._tail = widgets.HTML()
         self._splitter = BlockSplitter()
         super().__init__([self._done, self._tail], **kwargs)
@@ -55,8 +59,11 @@ class StreamingMarkdown(widgets.VBox):
         """Show what was fed. ``take`` moves finished blocks into the append-only part; that
         needs the kernel's current message (the main thread), a timer thread passes False."""
         if take and (finished := self._splitter.take_finished()):
-            self.capture()
-            display(HTML(to_html(finished)))
+            if isinstance(self._done, widgets.Output):
+                self.capture()
+                display(HTML(to_html(finished)))
+            else:
+                self._done.children = (*self._done.children, widgets.HTML(to_html(finished)))
         html = to_html(self._splitter.tail)
         if html != self._tail.value:
             self._tail.value = html
@@ -67,28 +74,51 @@ class StreamingMarkdown(widgets.VBox):
         Held across draws rather than entered per draw (as ``with output:`` does), which
         would cost two more messages each time. Only one view may capture at a time.
         """
-        if not self._done.msg_id:
+        if isinstance(self._done, widgets.Output) and not self._done.msg_id:
             self._done.msg_id = _parent_msg_id()
 
     def release(self) -> None:
-        if self._done.msg_id:
+        if isinstance(self._done, widgets.Output) and self._done.msg_id:
             self._done.msg_id = ""
+
+
+class TraceView(widgets.VBox):
+    """Tool round-trips as collapsible entries, each redrawn as its status changes.
+
+    >>> trace = TraceView(); display(trace)  # doctest: +SKIP
+    >>> for trip in reply.trace: trace.show_round(trip)  # doctest: +SKIP
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._entries: dict[int, widgets.HTML] = {}
+
+    def show_round(self, round: ToolRound) -> None:  # noqa: A002
+        entry = self._entries.get(id(round))
+        if entry is None:
+            entry = self._entries[id(round)] = widgets.HTML()
+            self.children = (*self.children, entry)
+        entry.value = render.round_html(round)
+
+    def notice(self, text: str) -> None:
+        self.children = (*self.children, widgets.HTML(f'<i style="{render.MUTED}">{escape(text)}</i>'))
 
 
 class LiveView(Observer):
     """The widgets of one cell: thinking, answer, tool trace, status; one redraw clock."""
 
-    def __init__(self, model: str, interval: float = DEFAULT_INTERVAL) -> None:
-        self.interval = interval
-        self.thinking = StreamingMarkdown()
+    def __init__(self, model: str, interval: float = DEFAULT_INTERVAL, embedded: bool = False) -> None:
+        """``embedded``: a view inside another widget (the chat box), fed from a thread and
+        kept as widgets at the end instead of being replaced by a static output."""
+        self.interval, self.embedded = interval, embedded
+        self.thinking = StreamingMarkdown(capture=not embedded)
         self.thinking_box = widgets.Accordion([self.thinking], titles=("Thinking",))
         self.thinking_box.layout.display = "none"
-        self.answer = StreamingMarkdown()
-        self.trace_box = widgets.VBox()
+        self.answer = StreamingMarkdown(capture=not embedded)
+        self.trace_box = TraceView()
         self.status = widgets.HTML(f'<span style="{render.MUTED}">{model} · waiting for the model…</span>')
         self.root = widgets.VBox([self.thinking_box, self.answer, self.trace_box, self.status])
         self.root.add_class("ollama-nb-live")
-        self._entries: dict[int, widgets.HTML] = {}
         self._dirty: set[StreamingMarkdown] = set()
         self._last_draw = float("-inf")
         self._interval = interval
@@ -98,7 +128,8 @@ class LiveView(Observer):
         self._streaming = False
 
     def show(self) -> None:
-        self._handle = display(self.root, display_id=True)
+        if not self.embedded:  # an embedded view is shown by the widget that holds it
+            self._handle = display(self.root, display_id=True)
 
     # -- loop hooks -------------------------------------------------------------------------
     def event(self, event: Event) -> None:
@@ -121,11 +152,7 @@ class LiveView(Observer):
     def round(self, round: ToolRound) -> None:  # noqa: A002
         self.draw_now()
         self._release()  # what the tool prints goes to the cell, not into the answer
-        entry = self._entries.get(id(round))
-        if entry is None:
-            entry = self._entries[id(round)] = widgets.HTML()
-            self.trace_box.children = (*self.trace_box.children, entry)
-        entry.value = render.round_html(round)
+        self.trace_box.show_round(round)
         if round.status == "running":
             self.status.value = f'<span style="{render.MUTED}">running {round.name}…</span>'
 
@@ -181,6 +208,12 @@ class LiveView(Observer):
         """Replace the live widgets by the static output the saved notebook keeps."""
         self.draw_now()
         self._release()
+        if self.embedded:
+            problem = render.problem_html(reply) if (reply.error or reply.interrupted) else ""
+            self.status.value = (
+                f'{problem}<span style="{render.MUTED}">{escape(render.reply_status(reply))}</span>'
+            )
+            return
         received = reply.content or reply.thinking or reply.trace.rounds
         # nothing arrived (server down, unknown model): the error message says it all
         bundle = render.static_bundle(reply) if received else {"text/plain": ""}

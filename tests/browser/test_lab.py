@@ -231,3 +231,32 @@ def test_notebook_7_renders_the_same_cell(page, jupyter, model_server):
     assert cell(page, 1).locator(".jp-Cell-outputArea strong").inner_text() == "Notebook 7"
     assert "qwen3 · " in output_text(page, 1)
     shot(page, "10-notebook7")
+
+
+def test_chat_widget_streams_and_stops(page, jupyter, model_server):
+    url, root = jupyter
+    model_server.push(Turn(content="Hello, I am the chat box.", delay=0.05),
+                      Turn(content=" ".join(f"long{i}" for i in range(400)), delay=0.05))  # fmt: skip
+    name = write_notebook(
+        root, "chat.ipynb", ["from ollama_nb import ChatWidget\nChatWidget(model='llama3.2')"]
+    )
+    open_notebook(page, url, name)
+    run(page, 0)
+    wait_done(page, 0)
+    box = cell(page, 0).locator(".ollama-nb-chat")
+    box.locator("textarea").fill("Hi there")
+    box.get_by_role("button", name="Send").click()
+    box.get_by_text("Hello, I am the chat box.").wait_for(timeout=15_000)
+    assert box.get_by_text("Hi there").is_visible()
+    box.get_by_text("tokens/s").wait_for(timeout=15_000)
+    shot(page, "11-chat-reply")
+    box.locator("textarea").fill("Talk for a long time")
+    box.get_by_role("button", name="Send").click()
+    box.get_by_text("long5", exact=False).first.wait_for(timeout=15_000)
+    box.get_by_role("button", name="Stop").click()
+    box.get_by_text("Interrupted", exact=False).wait_for(timeout=15_000)
+    partial = box.inner_text()
+    assert "long5" in partial and "long399" not in partial
+    shot(page, "12-chat-stopped")
+    time.sleep(1)
+    assert "long399" not in box.inner_text()  # it really stopped
