@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import concurrent.futures
 import io
 import json
 import time
@@ -233,10 +234,11 @@ def test_async_tools_run_also_inside_a_running_event_loop():
     spec, values = box.prepare("fetch_price", {"symbol": "X"})
     assert box.run(spec, dict(values)).content == "12.5"
 
-    async def in_kernel_like_loop():
+    async def in_kernel_like_loop():  # a cell in ipykernel runs while its event loop runs
         return box.run(spec, dict(values)).content
 
-    assert asyncio.run(in_kernel_like_loop()) == "12.5"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # a thread of its own: no loop there yet
+        assert pool.submit(asyncio.run, in_kernel_like_loop()).result() == "12.5"
 
 
 def test_python_api_with_decorated_tools(server):
