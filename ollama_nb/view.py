@@ -111,13 +111,12 @@ class LiveView(Observer):
         """``embedded``: a view inside another widget (the chat box), fed from a thread and
         kept as widgets at the end instead of being replaced by a static output."""
         self.interval, self.embedded = interval, embedded
-        self.thinking = StreamingMarkdown(capture=not embedded)
-        self.thinking_box = widgets.Accordion([self.thinking], titles=("Thinking",))
-        self.thinking_box.layout.display = "none"
+        self.thinking: StreamingMarkdown | None = None  # made when thinking arrives: most answers have none
+        self.thinking_box: widgets.Accordion | None = None
         self.answer = StreamingMarkdown(capture=not embedded)
         self.trace_box = TraceView()
         self.status = widgets.HTML(f'<span style="{render.MUTED}">{model} · waiting for the model…</span>')
-        self.root = widgets.VBox([self.thinking_box, self.answer, self.trace_box, self.status])
+        self.root = widgets.VBox([self.answer, self.trace_box, self.status])
         self.root.add_class("ollama-nb-live")
         self._dirty: set[StreamingMarkdown] = set()
         self._last_draw = float("-inf")
@@ -137,12 +136,13 @@ class LiveView(Observer):
             self._streaming = True
             self.status.value = self.status.value.replace("waiting for the model…", "streaming…")
         if isinstance(event, ThinkingDelta):
-            if self.thinking_box.layout.display == "none":
-                self.thinking_box.layout.display = None
-                self.thinking_box.selected_index = 0
+            if self.thinking is None or self.thinking_box is None:
+                self.thinking = StreamingMarkdown(capture=not self.embedded)
+                self.thinking_box = widgets.Accordion([self.thinking], titles=("Thinking",), selected_index=0)
+                self.root.children = (self.thinking_box, *self.root.children)
             self._feed(self.thinking, event.text)
         elif isinstance(event, TextDelta):
-            if self.thinking_box.selected_index is not None and self.thinking_box.layout.display is None:
+            if self.thinking_box is not None and self.thinking_box.selected_index is not None:
                 self.draw_now()
                 self.thinking_box.selected_index = None  # the answer starts: fold the thinking away
             self._feed(self.answer, event.text)
@@ -201,6 +201,8 @@ class LiveView(Observer):
 
     def _release(self, but: StreamingMarkdown | None = None) -> None:
         for part in (self.thinking, self.answer):
+            if part is None:
+                continue
             if part is not but:
                 part.release()
 
