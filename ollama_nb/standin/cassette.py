@@ -11,12 +11,14 @@ import json
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from .loopback import LoopbackServer, chunked_line
 
 FORMAT = "ollama-nb-cassette/1"
 
@@ -34,12 +36,6 @@ class Exchange:
 
     def key(self) -> str:
         return _key(self.method, self.path, self.request)
-
-
-def chunked_line(line: bytes) -> bytes:
-    """One NDJSON line framed as one HTTP/1.1 chunk (Ollama flushes every line)."""
-    data = line + b"\n"
-    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 def _key(method: str, path: str, body: dict[str, Any] | None) -> str:
@@ -86,29 +82,14 @@ class Cassette:
         return None
 
 
-class Recorder:
+class Recorder(LoopbackServer):
     """A recording proxy on 127.0.0.1 in front of ``upstream`` (a real Ollama)."""
 
     def __init__(self, upstream: str, port: int = 0) -> None:
         self.cassette = Cassette()
-        handler = type("RecordingHandler", (_RecordingHandler,), {"upstream": upstream.rstrip("/"),
-                                                                  "cassette": self.cassette})  # fmt: skip
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> Recorder:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(
+            _RecordingHandler, {"upstream": upstream.rstrip("/"), "cassette": self.cassette}, port
+        )
 
 
 class _RecordingHandler(BaseHTTPRequestHandler):

@@ -16,11 +16,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from .cassette import Cassette, chunked_line
+from .cassette import Cassette
 from .demo import DemoResponder
+from .loopback import LoopbackServer, chunked_line
 from .script import DEFAULT_MODELS, Model, Turn
 
 VERSION = "0.12.10"
@@ -69,7 +70,7 @@ class StandIn:
         return [r.body or {} for r in self.requests if r.path == "/api/chat"]
 
 
-class StandInServer:
+class StandInServer(LoopbackServer):
     """Run a :class:`StandIn` on 127.0.0.1 in a background thread.
 
     >>> with StandInServer([Turn(content="Hello!")]) as server:  # doctest: +SKIP
@@ -89,15 +90,7 @@ class StandInServer:
         self.state = StandIn(
             deque(script), models, responder or DemoResponder(), cassette=cassette, speed=speed
         )
-        handler = type("Handler", (_Handler,), {"state": self.state})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(_Handler, {"state": self.state}, port)
 
     @property
     def requests(self) -> list[LoggedRequest]:
@@ -107,20 +100,6 @@ class StandInServer:
         """Queue turns to answer the next chat requests."""
         with self.state.lock:
             self.state.script.extend(turns)
-
-    def start(self) -> StandInServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> StandInServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _now() -> str:
