@@ -12,7 +12,7 @@ import pydantic
 
 from . import loop, transport
 from .conversation import Conversation
-from .errors import Interrupted, OllamaNbError
+from .errors import Interrupted, OllamaNbError, with_reply
 from .reply import Reply
 from .stream import ToolCall
 from .tools import DEFAULT_MAX_RESULT_CHARS, Toolbox
@@ -149,12 +149,7 @@ def _parse(reply: Reply, format: Any) -> None:  # noqa: A002
         )
     except (ValueError, pydantic.ValidationError) as exc:
         reply.error = f"The answer is not valid for the requested format: {str(exc).splitlines()[0]}"
-        raise _with_reply(FormatError(reply.error + " The raw text is in _ollama.content."), reply) from None
-
-
-def _with_reply(exc: OllamaNbError, reply: Reply) -> OllamaNbError:
-    exc.reply = reply  # type: ignore[attr-defined]
-    return exc
+        raise with_reply(FormatError(reply.error + " The raw text is in _ollama.content."), reply) from None
 
 
 def _make_view(display: Display, model: str) -> Any:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 import ollama
+
+E = TypeVar("E", bound=BaseException)
 
 
 class OllamaNbError(Exception):
@@ -36,6 +39,12 @@ class Interrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[33mInterrupted\x1b[0m: {self}"]
+
+
+def with_reply(exc: E, reply: Any) -> E:
+    """Attach the (partial) reply to a failure, so that nothing already received is lost."""
+    exc.reply = reply  # type: ignore[attr-defined]
+    return exc
 
 
 def translate(

@@ -16,7 +16,7 @@ from typing import Any
 import ollama
 
 from . import transport
-from .errors import Interrupted, OllamaNbError, translate
+from .errors import Interrupted, translate, with_reply
 from .reply import Reply
 from .stream import Done, Event, Metrics, TextDelta, ThinkingDelta, ToolCall, ToolCallEvent, TurnReader
 from .tools import Outcome, Toolbox
@@ -86,7 +86,7 @@ def run(
     except KeyboardInterrupt:
         session.reply.interrupted = True
         session.finish()
-        raise _attach(Interrupted("the partial answer is kept in _ollama."), session.reply) from None
+        raise with_reply(Interrupted("the partial answer is kept in _ollama."), session.reply) from None
     except Exception as exc:
         friendly = translate(exc, host=transport.host_url(client), model=request.model,
                              list_models=lambda: transport.model_names(client))  # fmt: skip
@@ -94,14 +94,9 @@ def run(
             raise
         session.reply.error = str(friendly)
         session.finish()
-        raise _attach(friendly, session.reply) from None
+        raise with_reply(friendly, session.reply) from None
     session.finish()
     return session.reply
-
-
-def _attach(exc: OllamaNbError | Interrupted, reply: Reply) -> Any:
-    exc.reply = reply  # type: ignore[attr-defined]
-    return exc
 
 
 class _Session:
