@@ -162,10 +162,7 @@ class LiveView(Observer):
             self.status.value = f'<span style="{render.MUTED}">{render.turn_status(turn)}</span>'
 
     def notice(self, text: str) -> None:
-        self.trace_box.children = (
-            *self.trace_box.children,
-            widgets.HTML(f'<i style="{render.MUTED}">{text}</i>'),
-        )
+        self.trace_box.notice(text)
 
     # -- drawing ----------------------------------------------------------------------------
     def _feed(self, part: StreamingMarkdown, text: str) -> None:
