@@ -92,6 +92,12 @@ def test_saved_notebook_without_widget_state_keeps_answer_and_trace(server, tmp_
     assert html.count('<details class="ollama-nb-round') == 2
     assert "✓ add_two_numbers(a=3, b=1) → 4" in output["data"]["text/plain"]
 
+    from nbconvert import HTMLExporter  # what `jupyter nbconvert --to html` writes
+
+    page, _ = HTMLExporter().from_notebook_node(reopened)
+    assert page.count('<details class="ollama-nb-round') == 2 and "Three plus one is 4." in page
+    assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+
     (trace,) = ollama_nb.load_traces(path)
     assert [r.name for r in trace] == ["add_two_numbers", "shout"] and trace[0].result == "4"
     messages = ollama_nb.load_conversation(path)

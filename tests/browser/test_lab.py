@@ -194,6 +194,9 @@ def test_save_close_reopen_keeps_answer_and_trace(page, jupyter, model_server):
     entry = cell(page, 2).locator("details.ollama-nb-round")
     entry.locator("summary").click()
     assert entry.get_by_text("sent back to the model").is_visible()
+    cell(page, 2).get_by_text("Timeline").click()
+    bars = cell(page, 2).locator("svg.ollama-nb-timeline rect")
+    assert bars.count() == 3 and bars.first.is_visible()  # two model turns and the tool call
     shot(page, "08-reopened")
 
 
