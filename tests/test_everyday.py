@@ -175,3 +175,18 @@ def test_help_lists_everything(ip, capsys):
         "%%ollama -m llama3.2",
     ):
         assert word in out
+
+
+def test_terminal_ipython_streams_plain_text(server):
+    """`ipython -c`: no kernel, no widgets: the answer streams to stdout as text."""
+    import os
+    import subprocess
+    import sys
+
+    server.push(Turn(content="Plain answer for the terminal.", thinking="Brief thought."))
+    code = "get_ipython().run_line_magic('load_ext', 'ollama_nb'); get_ipython().run_cell_magic('ollama', '-m qwen3', 'hi')"
+    done = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "OLLAMA_HOST": server.url}, timeout=60)  # fmt: skip
+    assert "[thinking] Brief thought." in done.stdout and "Plain answer for the terminal." in done.stdout
+    assert "qwen3 · " in done.stdout and "tokens/s" in done.stdout
+    assert "widget" not in done.stdout.lower() and "Traceback" not in done.stdout + done.stderr
