@@ -149,6 +149,8 @@ class _Session:
                 self._dispatch(event, turn)
         except BaseException as exc:
             turn.error = type(exc).__name__
+            for event in reader.flush():  # nothing that arrived is lost
+                self._dispatch(event, turn)
             raise
         finally:
             getattr(chunks, "close", lambda: None)()

@@ -189,6 +189,11 @@ class TurnReader:
             self.turn.model = chunk.model or ""
             yield Done(metrics, self.turn.done_reason, self.turn.model)
 
+    def flush(self) -> Iterator[TextDelta | ThinkingDelta]:
+        """Text held back for a possible ``<think>`` tag, when the stream breaks off."""
+        for event in self._tags.flush():
+            yield self._record(event)
+
     def _record(self, event: TextDelta | ThinkingDelta) -> TextDelta | ThinkingDelta:
         parts = self.turn.content_parts if isinstance(event, TextDelta) else self.turn.thinking_parts
         parts.append(event.text)

@@ -224,3 +224,9 @@ def test_line_magic_takes_a_prompt(ip, server):
     run_cell(ip, '%ollama -m llama3.2 "Why is the sky blue?"')
     assert server.state.chats()[0]["messages"][-1]["content"] == "Why is the sky blue?"
     assert ip.user_ns["_ollama"].content == "Because of Rayleigh scattering."
+
+
+def test_text_held_back_for_a_think_tag_is_kept_when_the_stream_breaks(ip, server):
+    server.push(Turn(content=["Less than ", "<"], error_after=2, error="gone"))
+    run_cell(ip, "%%ollama -m llama3.2\ncompare")
+    assert ip.user_ns["_ollama"].content == "Less than <"
