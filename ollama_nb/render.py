@@ -124,14 +124,14 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
         w = max(length / total * (width - label), 1.0)
         y = i * height
         bars.append(
-            f'<text x="0" y="{y + 12}" font-size="11">{escape(name[:22])}</text>'
+            f'<text x="0" y="{y + 12}" font-size="11" fill="currentColor">{escape(name[:22])}</text>'
             f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{height - 4}" fill="{colour}">'
             f"<title>{escape(name)}: {duration(length)}</title></rect>"
         )
     return (
         f'<svg class="ollama-nb-timeline" width="{width}" height="{len(rows) * height + 14}" '
         f'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline">{"".join(bars)}'
-        f'<text x="{width - 2}" y="{len(rows) * height + 11}" font-size="10" text-anchor="end">'
+        f'<text x="{width - 2}" y="{len(rows) * height + 11}" font-size="10" text-anchor="end" fill="currentColor">'
         f"{duration(total)}</text></svg>"
     )
 
