@@ -153,8 +153,9 @@ class LiveView(Observer):
         self.draw_now()
         self._release()  # what the tool prints goes to the cell, not into the answer
         self.trace_box.show_round(round)
-        if round.status == "running":
-            self.status.value = f'<span style="{render.MUTED}">running {round.name}…</span>'
+        doing = {"pending": "about to call", "running": "running"}.get(round.status)
+        if doing:
+            self.status.value = f'<span style="{render.MUTED}">{doing} {escape(round.name)}…</span>'
 
     def turn(self, turn: ModelTurn) -> None:
         if not turn.duration_s:

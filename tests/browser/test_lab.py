@@ -263,3 +263,27 @@ def test_chat_widget_streams_and_stops(page, jupyter, model_server):
     shot(page, "12-chat-stopped")
     time.sleep(1)
     assert "long399" not in box.inner_text()  # it really stopped
+
+
+def test_confirm_asks_in_the_notebook_before_a_tool_runs(page, jupyter, model_server):
+    url, root = jupyter
+    model_server.push(
+        Turn(tool_calls=[{"name": "divide", "arguments": {"a": 6, "b": 3}}]),
+        Turn(content="Six divided by three is 2."),
+    )
+    name = write_notebook(root, "confirm.ipynb", ["%load_ext ollama_nb", SLOW_TOOL,
+                          "%%ollama -m llama3.2 --tools divide --confirm\nSix divided by three?"])  # fmt: skip
+    open_notebook(page, url, name)
+    for index in (0, 1):
+        run(page, index)
+        wait_done(page, index)
+    run(page, 2)
+    prompt = cell(page, 2).locator(".jp-Stdin")
+    prompt.wait_for(timeout=15_000)
+    assert 'Run divide({"a": 6, "b": 3})? [y/N]' in prompt.inner_text()
+    shot(page, "13-confirm")
+    prompt.locator("input").fill("y")
+    prompt.locator("input").press("Enter")
+    wait_done(page, 2)
+    assert "✓ divide(a=6, b=3) → 2.0" in output_text(page, 2)
+    assert "Six divided by three is 2." in output_text(page, 2)
