@@ -70,6 +70,12 @@ def wait_done(page, index: int, timeout: float = 30) -> None:
     raise AssertionError(f"cell {index} did not finish: {text!r}")
 
 
+def run_and_wait(page, *indexes: int) -> None:
+    for index in indexes:
+        run(page, index)
+        wait_done(page, index)
+
+
 def output_text(page, index: int) -> str:
     return cell(page, index).locator(".jp-Cell-outputArea").inner_text()
 
@@ -85,8 +91,7 @@ def test_answer_grows_while_it_streams(page, jupyter, model_server):
         url,
         write_notebook(root, "stream.ipynb", ["%load_ext ollama_nb", "%%ollama -m llama3.2\nStream please"]),
     )
-    run(page, 0)
-    wait_done(page, 0)
+    run_and_wait(page, 0)
     run(page, 1)
     states: list[str] = []
     deadline = time.monotonic() + 30
@@ -117,8 +122,7 @@ def test_thinking_has_its_own_section_and_folds_when_the_answer_starts(page, jup
         url,
         write_notebook(root, "think.ipynb", ["%load_ext ollama_nb", "%%ollama -m qwen3\nThink first"]),
     )
-    run(page, 0)
-    wait_done(page, 0)
+    run_and_wait(page, 0)
     run(page, 1)
     ponder = cell(page, 1).get_by_text("PONDER", exact=False).first
     ponder.wait_for(state="visible", timeout=15_000)
@@ -147,9 +151,7 @@ def test_trace_entries_appear_live_and_open_on_click(page, jupyter, model_server
     name = write_notebook(root, "trace.ipynb", ["%load_ext ollama_nb", SLOW_TOOL,
                           "%%ollama -m llama3.2 --tools add_two_numbers,divide\nWhat is three plus one?"])  # fmt: skip
     open_notebook(page, url, name)
-    for index in (0, 1):
-        run(page, index)
-        wait_done(page, index)
+    run_and_wait(page, 0, 1)
     run(page, 2)
     running = cell(page, 2).get_by_text("add_two_numbers(a=3, b=1) running…")
     running.wait_for(state="visible", timeout=15_000)  # live, while the tool runs
@@ -180,9 +182,7 @@ def test_save_close_reopen_keeps_answer_and_trace(page, jupyter, model_server):
     name = write_notebook(root, "saved.ipynb", ["%load_ext ollama_nb", SLOW_TOOL,
                           "%%ollama -m llama3.2 --tools add_two_numbers\nWhat is two plus two?"])  # fmt: skip
     open_notebook(page, url, name)
-    for index in (0, 1, 2):
-        run(page, index)
-        wait_done(page, index)
+    run_and_wait(page, 0, 1, 2)
     page.keyboard.press("Control+s")
     page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=10_000)
     time.sleep(0.5)
@@ -207,9 +207,7 @@ def test_model_html_and_script_stay_text(page, jupyter, model_server):
     model_server.push(Turn(content=evil, delay=0.01))
     name = write_notebook(root, "evil.ipynb", ["%load_ext ollama_nb", "%%ollama -m llama3.2\nbe evil"])
     open_notebook(page, url, name)
-    for index in (0, 1):
-        run(page, index)
-        wait_done(page, index)
+    run_and_wait(page, 0, 1)
     time.sleep(0.5)
     text = output_text(page, 1)
     assert "<script>window.__pwned = 1;" in text and "<b>not bold</b>" in text
@@ -227,9 +225,7 @@ def test_notebook_7_renders_the_same_cell(page, jupyter, model_server):
     name = write_notebook(root, "nb7.ipynb", ["%load_ext ollama_nb", "%%ollama -m qwen3\nhello"])
     page.goto(f"{url}/notebooks/{name}")
     page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
-    for index in (0, 1):
-        run(page, index)
-        wait_done(page, index)
+    run_and_wait(page, 0, 1)
     assert "Hello from Notebook 7." in output_text(page, 1)
     assert cell(page, 1).locator(".jp-Cell-outputArea strong").inner_text() == "Notebook 7"
     assert "qwen3 · " in output_text(page, 1)
@@ -244,8 +240,7 @@ def test_chat_widget_streams_and_stops(page, jupyter, model_server):
         root, "chat.ipynb", ["from ollama_nb import ChatWidget\nChatWidget(model='llama3.2')"]
     )
     open_notebook(page, url, name)
-    run(page, 0)
-    wait_done(page, 0)
+    run_and_wait(page, 0)
     box = cell(page, 0).locator(".ollama-nb-chat")
     box.locator("textarea").fill("Hi there")
     box.get_by_role("button", name="Send").click()
@@ -274,9 +269,7 @@ def test_confirm_asks_in_the_notebook_before_a_tool_runs(page, jupyter, model_se
     name = write_notebook(root, "confirm.ipynb", ["%load_ext ollama_nb", SLOW_TOOL,
                           "%%ollama -m llama3.2 --tools divide --confirm\nSix divided by three?"])  # fmt: skip
     open_notebook(page, url, name)
-    for index in (0, 1):
-        run(page, index)
-        wait_done(page, index)
+    run_and_wait(page, 0, 1)
     run(page, 2)
     prompt = cell(page, 2).locator(".jp-Stdin")
     prompt.wait_for(timeout=15_000)
