@@ -102,16 +102,19 @@ _cache: weakref.WeakKeyDictionary[Callable[..., Any], ToolSpec] = weakref.WeakKe
 
 def tool_spec(function: Callable[..., Any]) -> ToolSpec:
     """The :class:`ToolSpec` of ``function``, built once per function object."""
-    spec = getattr(function, "__ollama_tool__", None) or _cache.get(function)
+    spec = getattr(function, "__ollama_tool__", None)
+    try:
+        spec = spec or _cache.get(function)
+    except TypeError:  # not weak-referenceable (a builtin): built each time, which is cheap enough
+        return build(function)
     if spec is None:
-        spec = build(function)
-        _cache[function] = spec
+        spec = _cache[function] = build(function)
     return spec
 
 
 def build(function: Callable[..., Any], name: str | None = None) -> ToolSpec:
     """Inspect ``function`` and build its schema; raise :class:`SchemaError` listing every problem."""
-    name = name or getattr(function, "__name__", "")
+    name = name or getattr(function, "__name__", None) or type(function).__name__
     problems: list[str] = []
     notes: list[str] = []
     if not callable(function):
@@ -120,12 +123,14 @@ def build(function: Callable[..., Any], name: str | None = None) -> ToolSpec:
         signature = inspect.signature(function)
     except (TypeError, ValueError) as exc:
         raise SchemaError(f"cannot read the signature of {name}: {exc}") from None
+    # a callable object keeps its hints and docstring on its class's __call__
+    hinted = function if inspect.isroutine(function) or inspect.isclass(function) else type(function).__call__
     try:
-        hints = typing.get_type_hints(function, include_extras=True)
+        hints = typing.get_type_hints(hinted, include_extras=True)
     except Exception as exc:  # a forward reference that does not resolve, a typo in a hint
         problems.append(f"its type hints cannot be resolved ({exc})")
         hints = {}
-    doc = docstring_parser.parse(inspect.getdoc(function) or "")
+    doc = docstring_parser.parse(inspect.getdoc(function) or inspect.getdoc(hinted) or "")
     described = {p.arg_name: p.description for p in doc.params if p.description}
 
     fields: dict[str, Any] = {}

@@ -129,3 +129,22 @@ def test_the_schema_reaches_the_server_whole(server):
     }
     list(transport.chat(ollama.Client(server.url), body))
     assert server.state.chats()[0]["tools"] == tools
+
+
+def test_builtins_and_callable_objects_are_tools_too():
+    class Greeter:
+        def __call__(self, name: str) -> str:
+            """Greet someone.
+
+            Args:
+                name: Who to greet.
+            """
+            return f"hi {name}"
+
+    greeter = tool_spec(Greeter())
+    assert greeter.name == "Greeter" and greeter.schema["function"]["description"] == "Greet someone."
+    assert greeter.schema["function"]["parameters"]["properties"]["name"] == {
+        "description": "Who to greet.",
+        "type": "string",
+    }
+    assert tool_spec(len).schema["function"]["parameters"]["required"] == ["obj"]
