@@ -129,7 +129,7 @@ class ChatWidget(widgets.VBox):
             return f'<div style="{render.MUTED}">ollama_nb chat: no messages yet.</div>'
         parts = "".join(_bubble(r.trace.prompt) + render.static_html(r) for r in self.replies)
         return (f'<details class="ollama-nb-transcript"><summary style="{render.MUTED}">Chat transcript '
-                f"({len(self.replies)} replies)</summary>{parts}</details>")  # fmt: skip
+                f"({len(self.replies)} repl{'y' if len(self.replies) == 1 else 'ies'})</summary>{parts}</details>")  # fmt: skip
 
 
 def _bubble(text: str) -> str:

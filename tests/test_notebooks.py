@@ -109,3 +109,17 @@ def test_traces_notebook_reads_back_its_export(executed):
     out = text(executed("03_traces.ipynb"))
     assert "add_two_numbers({'a': 3, 'b': 1}) -> '4' [ok]" in out
     assert "[('add_two_numbers', '4')]" in out and "### You" in out
+
+
+@stand_in_only
+def test_chat_widget_notebook_answers_from_code(executed):
+    nb = executed("04_chat_widget.ipynb")
+    out = text(nb)
+    assert "`add_two_numbers` returned **4**." in out
+    assert "user: What is three plus one?" in out and "tool add_two_numbers: 4" in out
+    transcript = [
+        o for o in nb.cells[1].outputs if "Chat transcript" in o.get("data", {}).get("text/html", "")
+    ]
+    assert (
+        transcript and "Chat transcript (1 reply)" in transcript[0]["data"]["text/html"]
+    )  # kept in the file
