@@ -18,6 +18,7 @@ from .persist import export
 from .prompt import PromptError, resolve
 from .schema import SchemaError, tool_spec
 from .stream import ToolCall
+from .view import kernel_parent
 
 SUBCOMMANDS = ("schema", "use", "models", "config", "reset", "history", "export", "help")
 
@@ -252,12 +253,7 @@ class OllamaMagics(Magics):
 def _cell_key(line: str, cell: str | None) -> str:
     """Which cell asks: the front end's cell id when it sends one (JupyterLab, Notebook 7,
     VS Code), else the cell's own text."""
-    from IPython import get_ipython
-
-    kernel = getattr(get_ipython(), "kernel", None)
-    parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else {}
-    cell_id = (parent or {}).get("metadata", {}).get("cellId")
-    return cell_id or f"{line}\n{cell or ''}"
+    return kernel_parent().get("metadata", {}).get("cellId") or f"{line}\n{cell or ''}"
 
 
 def _ask(call: ToolCall) -> bool:

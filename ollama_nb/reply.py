@@ -30,6 +30,11 @@ class Reply:
     parsed: Any = None  # the decoded value, with a JSON --format
 
     @property
+    def received(self) -> bool:
+        """Whether anything arrived from the model (text, thinking or a tool call)."""
+        return bool(self.content or self.thinking or self.trace.rounds)
+
+    @property
     def ok(self) -> bool:
         return self.error is None and not self.interrupted
 

@@ -28,12 +28,20 @@ from .trace import ModelTurn, ToolRound
 DEFAULT_INTERVAL = 0.1  # seconds between redraws: ~10 per second, whatever the token rate
 
 
-def _parent_msg_id() -> str:
+def _kernel() -> Any:
     from IPython import get_ipython
 
-    kernel = getattr(get_ipython(), "kernel", None)
-    parent = kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else {}
-    return (parent or {}).get("header", {}).get("msg_id", "")
+    return getattr(get_ipython(), "kernel", None)
+
+
+def kernel_parent() -> dict[str, Any]:
+    """The message the kernel is answering now (header, metadata), or {} outside a kernel."""
+    kernel = _kernel()
+    return (kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else None) or {}
+
+
+def _parent_msg_id() -> str:
+    return kernel_parent().get("header", {}).get("msg_id", "")
 
 
 class StreamingMarkdown(widgets.VBox):
@@ -214,9 +222,8 @@ class LiveView(Observer):
                 f'{problem}<span style="{render.MUTED}">{escape(render.reply_status(reply))}</span>'
             )
             return
-        received = reply.content or reply.thinking or reply.trace.rounds
         # nothing arrived (server down, unknown model): the error message says it all
-        bundle = render.static_bundle(reply) if received else {"text/plain": ""}
+        bundle = render.static_bundle(reply) if reply.received else {"text/plain": ""}
         if self._handle is not None:
             self._handle.update(bundle, raw=True)
         else:
@@ -227,9 +234,7 @@ class LiveView(Observer):
 def widgets_available() -> bool:
     """True in a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab, nbclient); False in a
     terminal IPython or a plain interpreter."""
-    from IPython import get_ipython
-
-    return getattr(get_ipython(), "kernel", None) is not None
+    return _kernel() is not None
 
 
 class NullView(Observer):
@@ -286,7 +291,7 @@ class PlainView(Observer):
         self._mode = ""
 
     def finish(self, reply: Reply) -> None:
-        if not (reply.content or reply.thinking or reply.trace.rounds):
+        if not reply.received:
             return  # nothing arrived: the error message says it all
         self._write("status", "")
         if reply.interrupted:
