@@ -127,21 +127,26 @@ class _Handler(BaseHTTPRequestHandler):
             return None, f"invalid character '{raw[exc.pos : exc.pos + 1].decode(errors='replace')}'"
         return (body, None) if isinstance(body, dict) else (None, "cannot unmarshal body")
 
-    def _send_json(self, status: int, payload: Any) -> None:
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
-    def _send_text(self, text: str) -> None:
-        data = text.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
+    def _send_json(self, status: int, payload: Any) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8")
+
+    def _begin_stream(self, status: int, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.wfile.write(data)
+
+    def _end_stream(self, entry: LoggedRequest) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        entry.completed, entry.finished_at = True, time.perf_counter()
 
     def _error(self, status: int, message: str) -> None:
         self._send_json(status, {"error": message})
@@ -166,17 +171,13 @@ class _Handler(BaseHTTPRequestHandler):
         if exchange is None:
             return False
         started = time.perf_counter()
-        self.send_response(exchange.status)
-        self.send_header("Content-Type", exchange.content_type)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._begin_stream(exchange.status, exchange.content_type)
         for offset, line in exchange.lines:
             wait = offset / self.state.speed - (time.perf_counter() - started)
             if wait > 0:
                 time.sleep(wait)
             self._write_line(line.encode())
-        self.wfile.write(b"0\r\n\r\n")
-        entry.completed, entry.finished_at = True, time.perf_counter()
+        self._end_stream(entry)
         return True
 
     def do_GET(self) -> None:
@@ -209,7 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
         entry.completed = True
 
     def _root(self) -> None:
-        self._send_text("Ollama is running")
+        self._send(200, b"Ollama is running", "text/plain; charset=utf-8")
 
     def _version(self) -> None:
         self._send_json(200, {"version": VERSION})
@@ -261,10 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
         entry.completed = True
 
     def _stream(self, model: str, turn: Turn, entry: LoggedRequest) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._begin_stream(200, "application/x-ndjson")
         try:
             for count, line in enumerate(_lines(model, turn)):
                 if turn.disconnect_after is not None and count == turn.disconnect_after:
@@ -280,9 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(turn.delay)
                 self._write_chunk(line)
                 entry.first_chunk_at = entry.first_chunk_at or time.time()
-            self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-            entry.completed, entry.finished_at = True, time.perf_counter()
+            self._end_stream(entry)
         except (BrokenPipeError, ConnectionResetError):
             entry.hung_up = True  # the client hung up: Ollama cancels the request
             self.close_connection = True
