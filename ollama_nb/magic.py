@@ -11,9 +11,10 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from . import api, transport
-from .errors import translate
-from .options import OptionError, parse_options
+from . import api
+from .errors import OptionError
+from .ollama_backend import endpoint
+from .options import parse_options
 from .persist import export
 from .prompt import PromptError, resolve
 from .schema import SchemaError, tool_spec
@@ -100,7 +101,9 @@ class OllamaMagics(Magics):
         if args.max_rounds is not None and args.max_rounds < 1:
             raise UsageError("--max-rounds takes a number of at least 1")
         try:
-            options = parse_options(args.option)
+            options, notes = parse_options(args.option)
+            for note in notes:
+                print(note)
         except OptionError as exc:
             raise UsageError(str(exc)) from None
         if not args.raw:
@@ -213,18 +216,11 @@ class OllamaMagics(Magics):
                 print(chat.text())
 
     def _models(self) -> None:
-        client = transport.client_for(api.defaults.host)
-        try:
-            models = client.list().models
-        except Exception as exc:
-            friendly = translate(exc, host=transport.host_url(client), model="", list_models=list)
-            raise friendly or exc from None
         print(f"{'model':28} {'size':>8}  {'family':10} {'quant':8} capabilities")
-        for model in models:
-            details = model.details
-            found = transport.capabilities(client, model.model or "") or ()
-            print(f"{model.model:28} {(model.size or 0) / 1e9:6.1f} GB  {(details.family if details else '') or '':10} "
-                  f"{(details.quantization_level if details else '') or '':8} {', '.join(sorted(found))}")  # fmt: skip
+        for model in api.connect().models():
+            found = sorted(model.capabilities or ())
+            print(f"{model.name:28} {model.size / 1e9:6.1f} GB  {model.family:10} "
+                  f"{model.quantization:8} {', '.join(found)}")  # fmt: skip
 
     def _config(self, rest: str) -> None:
         settings = api.defaults
@@ -240,12 +236,15 @@ class OllamaMagics(Magics):
             else:
                 option_pairs.append(pair)
         try:
-            settings.options.update(parse_options(option_pairs))
+            options, notes = parse_options(option_pairs)
+            settings.options.update(options)
+            for note in notes:
+                print(note)
         except OptionError as exc:
             raise UsageError(
                 f"{exc} (config also takes model=, host=, max_rounds=, max_result_chars=)"
             ) from None
-        print(f"model={settings.model} host={settings.host or transport.resolve_host()} "
+        print(f"model={settings.model} host={endpoint(settings.host)} "
               f"max_rounds={settings.max_rounds} max_result_chars={settings.max_result_chars} "
               f"options={json.dumps(settings.options)}")  # fmt: skip
 

@@ -13,12 +13,10 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import PromptError
+
 PLACEHOLDER = re.compile(r"\{\{\s*(In\[\d+\]|Out\[\d+\]|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class PromptError(LookupError):
-    pass
 
 
 def last_error() -> str:

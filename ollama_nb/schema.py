@@ -23,9 +23,7 @@ import pydantic
 import typing_extensions
 from pydantic.fields import FieldInfo
 
-
-class SchemaError(TypeError):
-    """Every problem with a function's signature, reported once."""
+from .errors import ArgumentError, SchemaError
 
 
 @dataclass(frozen=True)
@@ -71,10 +69,6 @@ class ToolSpec:
     def call(self, values: dict[str, Any]) -> Any:
         args = [values.pop(name) for name in self.positional]
         return self.function(*args, **values)
-
-
-class ArgumentError(ValueError):
-    """The model's arguments do not fit the schema; the message is meant for the model."""
 
 
 def _loads(text: str, fallback: Any) -> Any:

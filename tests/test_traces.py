@@ -10,7 +10,6 @@ import pytest
 import ollama_nb
 from ollama_nb import render
 from ollama_nb.standin import Turn
-from ollama_nb.trace import Trace
 
 from .conftest import execute_notebook
 
@@ -60,7 +59,9 @@ def test_trace_records_turns_and_round_trips(ip, server):
     )
     assert (failed.status, failed.error) == ("error", "RuntimeError: <b>too loud</b>")
     assert trace.turns[0].started_s < ok.started_s < failed.started_s < trace.turns[1].started_s
-    assert Trace.from_dict(json.loads(json.dumps(trace.to_dict()))) == trace
+    saved = json.loads(json.dumps(reply.to_record()))
+    assert ollama_nb.Reply.from_record(saved).trace == trace
+    assert [e.kind for e in trace.entries] == ["turn", "round", "round", "turn"]  # one list, in order
 
 
 def test_trace_html_is_collapsible_escaped_and_timed(ip, server):
@@ -122,7 +123,7 @@ def test_export_round_trips(ip, server, tmp_path, suffix, capsys):
         assert nb.cells[2].outputs[0]["data"]["text/html"].count("<details") == 2
     elif suffix == ".json":
         (record,) = json.loads(text)["replies"]
-        assert ollama_nb.persist.reply_from_record(record).trace == ip.user_ns["_ollama"].trace
+        assert ollama_nb.Reply.from_record(record).trace == ip.user_ns["_ollama"].trace
     else:
         assert "Three plus one is 4." in text and text.count('<details class="ollama-nb-round') == 2
         assert "<script>" not in text
