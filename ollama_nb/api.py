@@ -21,6 +21,7 @@ from .ollama_backend import OllamaBackend
 from .reply import Reply
 from .stream import ToolCall
 from .tools import DEFAULT_MAX_RESULT_CHARS, Toolbox
+from .trace import Trace
 from .viewbase import NullView, View
 
 
@@ -77,6 +78,10 @@ def chat(
     cancel: threading.Event | None = None,
     api_key: str | None = None,
     keep_alive: str | float | None = None,
+    truncate: bool | None = None,
+    shift: bool | None = None,
+    logprobs: bool | None = None,
+    top_logprobs: int | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Reply:
     """Ask ``model`` and return the :class:`Reply`; with ``display`` the answer streams into the
@@ -85,8 +90,11 @@ def chat(
     ``chat`` continues a :class:`Conversation` (by name or object); ``cell`` identifies the
     asking cell, so that asking again from it replaces its earlier turn instead of adding one.
     ``view`` replaces the display (any :class:`~ollama_nb.viewbase.View`); ``cancel`` stops
-    the exchange when set from another thread. ``extra`` adds request fields as they are
-    (``truncate``, ``shift``, ``logprobs``, ``top_logprobs``...).
+    the exchange when set from another thread. ``think`` is True/False or a level ("low",
+    "medium", "high", "max"). ``keep_alive`` ("5m", seconds, 0 unloads, -1 keeps), ``truncate``
+    and ``shift`` (False: the server refuses a prompt longer than the context instead of cutting
+    it), ``logprobs``/``top_logprobs`` (kept in ``.logprobs``) go to the server as given;
+    ``extra`` adds any other request field as it is.
 
     Raises a short :class:`OllamaNbError` (or ``Interrupted``) with the partial reply as ``.reply``.
     """
@@ -97,9 +105,6 @@ def chat(
         )
     toolbox = Toolbox(tools, max_result_chars=defaults.max_result_chars)
     backend = connect(host, api_key)
-    _check_capabilities(
-        backend, model, tools=bool(toolbox), think=think not in (None, False), images=bool(images)
-    )
     thread = conversation(chat) if isinstance(chat, str) else chat
     dropped = 0
     if thread is not None:
@@ -118,7 +123,14 @@ def chat(
     request = loop.Request(model, messages, think=think, format=wire_format,  # type: ignore[arg-type]
                            options={**defaults.options, **(options or {})}, stream=stream,
                            keep_alive=keep_alive if keep_alive is not None else defaults.keep_alive,
-                           extra=dict(extra or {}))  # fmt: skip
+                           extra=_fields(truncate=truncate, shift=shift, logprobs=logprobs,
+                                         top_logprobs=top_logprobs, **(extra or {})))  # fmt: skip
+    try:
+        _check_capabilities(backend, model, tools=bool(toolbox), think=think not in (None, False),
+                            images=bool(images))  # fmt: skip
+    except (OllamaNbError, Interrupted) as exc:  # nothing sent: the reply says so, not an older one
+        exc.reply = Reply(model, messages, Trace(model, prompt, system or ""), error=str(exc))
+        raise
     view = view or _make_view(display, model)
     view.show()
     notices = []
@@ -140,6 +152,10 @@ def chat(
         thread.record(cell or prompt, reply.messages)
     view.finish(reply)
     return reply
+
+
+def _fields(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _check_capabilities(backend: Backend, model: str, *, tools: bool, think: bool, images: bool) -> None:

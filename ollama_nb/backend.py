@@ -96,6 +96,8 @@ def pumped(
         while True:
             try:
                 kind, value = items.get(timeout=0.1)
+            except KeyboardInterrupt:
+                raise Interrupted(f"stopped waiting for {host or 'the server'}.") from None
             except queue.Empty:
                 if cancel is not None and cancel.is_set():
                     raise Interrupted("stopped") from None

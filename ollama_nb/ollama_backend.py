@@ -15,18 +15,19 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-import ollama
 
 from .backend import ModelInfo, pumped
 from .errors import (
     AuthError,
+    Interrupted,
     ModelNotFound,
     NotOllama,
     OllamaNbError,
@@ -35,7 +36,11 @@ from .errors import (
     StreamBroken,
 )
 
+if TYPE_CHECKING:
+    import ollama
+
 DEFAULT_HOST = "http://127.0.0.1:11434"
+_PROXY_VARIABLES = ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 CONNECT_TIMEOUT = 5.0  # seconds: a host that does not answer fails fast; reading has no limit
 CLOUD = "ollama.com"
 
@@ -99,6 +104,24 @@ def endpoint(host: str | None = None) -> Endpoint:
     return Endpoint(f"{scheme}://{shown}:{port}{path}", auth)
 
 
+def _ollama_module() -> Any:
+    """``import ollama``, which builds a default client at import time: with a proxy setting
+    httpx cannot use (``socks5h://`` without its extra) that raises ImportError. The module is
+    then imported with the proxy variables hidden for that moment; clients made later read them
+    again and say what is wrong in one line."""
+    if "ollama" in sys.modules:
+        return sys.modules["ollama"]
+    try:
+        import ollama
+    except ImportError:
+        hidden = {k: os.environ.pop(k) for k in _PROXY_VARIABLES if k in os.environ}
+        try:
+            import ollama
+        finally:
+            os.environ.update(hidden)
+    return ollama
+
+
 _clients: dict[tuple[Endpoint, str | None], ollama.Client] = {}
 _capabilities: dict[tuple[str, str], frozenset[str] | None] = {}  # asked once per host and model
 _lock = threading.Lock()
@@ -110,7 +133,7 @@ def _client(where: Endpoint, api_key: str | None) -> ollama.Client:
     with _lock:
         if key not in _clients:
             try:
-                client = ollama.Client(
+                client = _ollama_module().Client(
                     host=where.url,
                     timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT),
                     auth=where.auth,
@@ -118,7 +141,7 @@ def _client(where: Endpoint, api_key: str | None) -> ollama.Client:
                 )
             except ImportError as exc:  # e.g. a socks5h:// proxy without httpx's socks extra
                 raise OllamaNbError(
-                    f"The proxy settings cannot be used to reach {where}: {exc}. "
+                    f"The proxy settings cannot be used to reach {where}: {str(exc).rstrip('.')}. "
                     "Install what it names, or unset HTTP_PROXY / HTTPS_PROXY / ALL_PROXY."
                 ) from None
             headers = client._client.headers
@@ -175,7 +198,9 @@ class OllamaBackend:
                 f"{_what(line)} came from {self.host} instead of Ollama's JSON: is that Ollama?"
             ) from None
         if not isinstance(chunk, dict):
-            raise NotOllama(f"{self.host} sent a chunk that is not a JSON object: {_clip(line)}")
+            raise NotOllama(
+                f"{self.host} sent a chunk that is not a JSON object ({_clip(line)}): is that Ollama?"
+            )
         if "error" in chunk and not chunk.get("message"):
             raise StreamBroken(f"The server stopped with an error mid-answer: {chunk['error']}")
         return chunk
@@ -199,6 +224,8 @@ class OllamaBackend:
             response = self.client._client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self) from None
+        except KeyboardInterrupt:
+            raise Interrupted(f"stopped waiting for {self.host}.") from None
         self._check(response, model)
         try:
             return response.json()

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import ollama
 from jupyter_client.manager import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -168,6 +169,7 @@ def tool_overhead(server: StandInServer, rounds: int = 200) -> tuple[float, floa
     """Median gap between the end of one answer and the next request: ours vs a hand-written loop."""
     call = lambda i: Turn(tool_calls=[{"name": "noop", "arguments": {"x": i}}])  # noqa: E731
     backend = api.connect(server.url)
+    client = ollama.Client(server.url)  # the reference: the tutorial's loop on the official client
 
     def gaps(start: int) -> list[float]:
         log = [r for r in server.state.requests[start:] if r.path == "/api/chat"]
