@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import pydantic
 
@@ -174,7 +174,7 @@ def _check_capabilities(backend: Backend, model: str, *, tools: bool, think: boo
         )
 
 
-def _is_model(value: Any) -> bool:
+def _is_model(value: Any) -> TypeGuard[type[pydantic.BaseModel]]:
     return isinstance(value, type) and issubclass(value, pydantic.BaseModel)
 
 

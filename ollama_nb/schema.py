@@ -187,7 +187,7 @@ def _compatible(annotation: Any) -> Any:
     before Python 3.12 (notebook users write the former)."""
     if sys.version_info >= (3, 12):
         return annotation
-    if typing.is_typeddict(annotation) and not isinstance(annotation, typing_extensions._TypedDictMeta):
+    if typing.is_typeddict(annotation) and not isinstance(annotation, typing_extensions._TypedDictMeta):  # type: ignore[attr-defined]  # private, no public test
         hints = {k: _compatible(v) for k, v in typing.get_type_hints(annotation, include_extras=True).items()}
         return typing_extensions.TypedDict(annotation.__name__, hints, total=annotation.__total__)  # type: ignore[operator]
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
