@@ -128,12 +128,17 @@ def _quote(text: str) -> str:
 
 
 def _to_markdown(replies: list[Reply]) -> str:
+    """Plain markdown: the prompt quoted, the answer, the trace as bullets (no HTML)."""
     parts = []
     for reply in replies:
         parts.append(f"### You\n\n{_quote(_user_prompt(reply))}\n\n### {reply.model}\n\n{reply.content}\n")
-        for trip in reply.trace.rounds:
-            parts.append(render.round_html(trip) + "\n")
-        parts.append(f"\n*{render.reply_status(reply)}*\n")
+        if reply.trace.rounds:
+            parts.append("Tool calls:\n")
+            parts.extend(
+                "- `" + render.round_summary(trip).replace("`", "'") + "`" for trip in reply.trace.rounds
+            )
+            parts.append("")
+        parts.append(f"*{render.reply_status(reply)}*\n")
     return "\n".join(parts)
 
 

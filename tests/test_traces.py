@@ -124,6 +124,9 @@ def test_export_round_trips(ip, server, tmp_path, suffix, capsys):
     elif suffix == ".json":
         (record,) = json.loads(text)["replies"]
         assert ollama_nb.Reply.from_record(record).trace == ip.user_ns["_ollama"].trace
+    elif suffix == ".md":  # plain markdown, readable as text: bullets for the trace, no HTML
+        assert "Three plus one is 4." in text and "<details" not in text and "<div" not in text
+        assert "- `✓ add_two_numbers(a=3, b=1) → 4 · " in text and "- `✗ shout(" in text
     else:
         assert "Three plus one is 4." in text and text.count('<details class="ollama-nb-round') == 2
         assert "<script>" not in text
