@@ -91,7 +91,7 @@ def chat(
     thread = conversation(chat) if isinstance(chat, str) else chat
     dropped = 0
     if thread is not None:
-        history, dropped = thread.history_for(cell or prompt)
+        history, dropped = thread.history_for(cell)
     messages = [*history]
     if system:
         messages = [m for m in messages if m.get("role") != "system"]
@@ -115,9 +115,11 @@ def chat(
             _parse(reply, format)
     except (OllamaNbError, Interrupted) as exc:
         view.finish(exc.reply)  # type: ignore[attr-defined]
+        if thread is not None:  # kept, marked partial: the next turn sends what the user saw
+            thread.record(cell, exc.reply.messages, partial=True)  # type: ignore[attr-defined]
         raise
     if thread is not None:
-        thread.record(cell or prompt, reply.messages)
+        thread.record(cell, reply.messages)
     view.finish(reply)
     return reply
 
