@@ -51,6 +51,8 @@ def translate(
     exc: BaseException, *, host: str, model: str, list_models: Callable[[], list[str]]
 ) -> OllamaNbError | None:
     """Turn a client or transport exception into a message a notebook user can act on."""
+    if isinstance(exc, OllamaNbError):  # already one (from a hook such as --confirm's)
+        return exc
     if isinstance(exc, (httpx.ConnectError, ConnectionError, httpx.ConnectTimeout)):
         return ServerUnreachable(
             f"Could not reach Ollama at {host}. Start it with `ollama serve`, "
