@@ -71,7 +71,8 @@ def problem(error: pydantic.ValidationError) -> str:
     errors = error.errors(include_url=False, include_input=False)
     first = errors[0]
     where = ".".join(str(part) for part in first["loc"])
-    text = f"{where}: {first['msg']}" if where else first["msg"]
+    message = first["msg"].removeprefix("Value error, ")  # our own validators' words stand alone
+    text = f"{where}: {message}" if where else message
     more = len(errors) - 1
     return text + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
 
