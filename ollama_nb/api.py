@@ -108,7 +108,7 @@ def chat(
     thread = conversation(chat) if isinstance(chat, str) else chat
     dropped = 0
     if thread is not None:
-        history, dropped = thread.history_for(cell or prompt)
+        history, dropped = thread.history_for(cell)
     messages = [*history]
     kept = len(messages)  # messages that came from earlier cells, left out of this cell's record
     if system:
@@ -147,9 +147,13 @@ def chat(
         if exc.reply is not None:
             exc.reply.history, exc.reply.chat = kept, thread.name if thread is not None else None
             view.finish(exc.reply)
+            if (
+                thread is not None and exc.reply.received
+            ):  # kept, marked partial: the next turn sends what the user saw
+                thread.record(cell, exc.reply.messages, partial=True)
         raise
     if thread is not None:
-        thread.record(cell or prompt, reply.messages)
+        thread.record(cell, reply.messages)
     view.finish(reply)
     return reply
 

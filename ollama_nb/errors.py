@@ -58,8 +58,12 @@ class FormatError(OllamaNbError):
     """A structured answer did not parse; the raw text stays in ``.reply.content``."""
 
 
-class RecordError(OllamaNbError):
+class RecordError(OllamaNbError, ValueError):
     """A saved reply, conversation or notebook could not be read: names the file and the problem."""
+
+
+class ConfirmUnavailable(OllamaNbError):
+    """``--confirm`` where nobody can answer (no stdin): the tool is not run, the cell ends."""
 
 
 class SchemaError(TypeError):

@@ -7,16 +7,18 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from IPython.core.error import UsageError
+from IPython import get_ipython
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import api
-from .errors import OptionError
+from .conversation import AskCounter
+from .errors import ConfirmUnavailable, OptionError, PromptError
 from .ollama_backend import endpoint
 from .options import parse_options
 from .persist import export
-from .prompt import PromptError, resolve
+from .prompt import resolve
 from .schema import SchemaError, tool_spec
 from .stream import ToolCall
 from .view import kernel_parent
@@ -250,11 +252,37 @@ class OllamaMagics(Magics):
 
 
 def _cell_key(line: str, cell: str | None) -> str:
-    """Which cell asks: the front end's cell id when it sends one (JupyterLab, Notebook 7,
-    VS Code), else the cell's own text."""
-    return kernel_parent().get("metadata", {}).get("cellId") or f"{line}\n{cell or ''}"
+    """Which cell asks, so that running it again replaces its turn in a ``--chat``.
+
+    The front end's cell id when it sends one (JupyterLab, Notebook 7, VS Code). Without one,
+    a batch run (nbclient, papermill, ``jupyter execute``: no stdin) runs each cell once, so
+    two cells with the same text are two turns: each execution is its own key. Consoles and
+    terminal IPython, where running a cell again means recalling its text, go by the text.
+    Asking more than once in one execution (two magics in a cell, a loop) numbers the asks.
+    """
+    parent = kernel_parent()
+    cell_id = parent.get("metadata", {}).get("cellId")
+    request = parent.get("header", {}).get("msg_id")
+    if cell_id:
+        identity = str(cell_id)
+    elif request and not parent.get("content", {}).get("allow_stdin", True):
+        identity = f"request {request}"
+    else:
+        identity = f"{line}\n{cell or ''}"
+    shell = get_ipython()
+    return _asks.key(identity, request or (shell.execution_count if shell else None))
+
+
+_asks = AskCounter()
 
 
 def _ask(call: ToolCall) -> bool:
     arguments = json.dumps(call.arguments, ensure_ascii=False)
-    return input(f"Run {call.name}({arguments})? [y/N] ").strip().lower() in ("y", "yes")
+    try:
+        answer = input(f"Run {call.name}({arguments})? [y/N] ")
+    except StdinNotImplementedError:  # nbclient, papermill: nobody can answer
+        raise ConfirmUnavailable(
+            f"--confirm needs a front end that can answer input() (JupyterLab, Notebook, VS Code): "
+            f"{call.name} was not run. Drop --confirm to run tools here."
+        ) from None
+    return answer.strip().lower() in ("y", "yes")

@@ -47,9 +47,13 @@ class ToolSpec:
         Raises :class:`ArgumentError` naming every problem.
         """
         if isinstance(arguments, str):
-            arguments = _loads(arguments, arguments)
+            text, arguments = arguments, _loads(arguments, _NOT_JSON)
+            if arguments is _NOT_JSON:
+                raise ArgumentError(
+                    f"arguments must be a JSON object, got text that is not JSON: {text[:80]!r}"
+                )
         if not isinstance(arguments, dict):
-            raise ArgumentError(f"arguments must be a JSON object, got {type(arguments).__name__}")
+            raise ArgumentError(f"arguments must be a JSON object, got {_json_kind(arguments)}")
         try:
             values = self.arguments.model_validate(arguments)
         except pydantic.ValidationError as first:
@@ -69,6 +73,19 @@ class ToolSpec:
     def call(self, values: dict[str, Any]) -> Any:
         args = [values.pop(name) for name in self.positional]
         return self.function(*args, **values)
+
+
+_NOT_JSON = object()
+
+
+def _json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    kinds = {str: "a string", list: "an array", int: "a number", float: "a number"}
+    return next((name for kind, name in kinds.items() if isinstance(value, kind)), type(value).__name__)
 
 
 def _loads(text: str, fallback: Any) -> Any:
