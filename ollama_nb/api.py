@@ -98,14 +98,14 @@ def chat(
 
     Raises a short :class:`OllamaNbError` (or ``Interrupted``) with the partial reply as ``.reply``.
     """
-    model = model or defaults.model
+    thread = conversation(chat) if isinstance(chat, str) else chat
+    model = model or (thread.model if thread is not None else None) or defaults.model
     if not model:
         raise OllamaNbError(
             "No model given: pass model=... (or -m MODEL), or set a default with %ollama use NAME."
         )
     toolbox = Toolbox(tools, max_result_chars=defaults.max_result_chars)
     backend = connect(host, api_key)
-    thread = conversation(chat) if isinstance(chat, str) else chat
     dropped = 0
     if thread is not None:
         history, dropped = thread.history_for(cell)
@@ -154,6 +154,7 @@ def chat(
         raise
     if thread is not None:
         thread.record(cell, reply.messages)
+        thread.model = model
     view.finish(reply)
     return reply
 

@@ -47,6 +47,7 @@ class Conversation:
     name: str
     messages: list[dict[str, Any]] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
+    model: str | None = None  # the model of its last turn: the next cell may leave -m out
     _lock: Any = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
 
     def history_for(self, cell: str | None) -> tuple[list[dict[str, Any]], int]:

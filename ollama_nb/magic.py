@@ -113,7 +113,8 @@ class OllamaMagics(Magics):
                 prompt = resolve(prompt, self.shell.user_ns)
             except PromptError as exc:
                 raise UsageError(str(exc)) from None
-        model = args.model or api.defaults.model
+        remembered = api.conversations[args.chat].model if args.chat in api.conversations else None
+        model = args.model or remembered or api.defaults.model
         if not model:
             raise UsageError(
                 "no model: add -m MODEL (e.g. -m llama3.2), or set a default with %ollama use NAME"
