@@ -20,6 +20,7 @@ with ``CI=true`` a missing Go is an error. The tests start :class:`RealOllama` t
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import os
 import shutil
@@ -54,9 +55,10 @@ HEADERS = (
     ("libstb==0.8.0", "libstb-0.8.0/src/third_party/stb/stb_image.h", "stb/stb_image.h"),
 )
 
-PLAIN, TOOLS = "smollm2", "smollm2-tools"
-_STOPS = 'PARAMETER stop "<|im_start|>"\nPARAMETER stop "<|im_end|>"\n'
-_CHAT = """TEMPLATE \"\"\"{{- if .System }}<|im_start|>system
+PLAIN, TOOLS, THINK = "smollm2", "smollm2-tools", "smollm2-think"
+# One thread: on a shared 2-core machine llama.cpp's spinning threads slow each other down ~10x.
+PARAMETERS = {"stop": ["<|im_start|>", "<|im_end|>"], "num_thread": 1}
+_CHAT = """{{- if .System }}<|im_start|>system
 {{ .System }}<|im_end|>
 {{ end }}
 {{- range $i, $_ := .Messages }}
@@ -66,11 +68,10 @@ _CHAT = """TEMPLATE \"\"\"{{- if .System }}<|im_start|>system
 {{ end }}{{ end }}
 {{- if and $last (ne .Role "assistant") }}<|im_start|>assistant
 {{ end }}
-{{- end }}\"\"\"
-"""
+{{- end }}"""
 # Qwen 2.5's way of declaring tools, in SmolLM2's ChatML: the server finds the call tag
 # (<tool_call>) from the text after .ToolCalls, and reports `tools` because .Tools is used.
-_TOOLS_CHAT = """TEMPLATE \"\"\"{{- if or .System .Tools }}<|im_start|>system
+_TOOLS_CHAT = """{{- if or .System .Tools }}<|im_start|>system
 {{- if .System }}
 {{ .System }}
 {{- end }}
@@ -79,7 +80,7 @@ _TOOLS_CHAT = """TEMPLATE \"\"\"{{- if or .System .Tools }}<|im_start|>system
 You can call functions. Their signatures are within <tools></tools>:
 <tools>
 {{- range .Tools }}
-{"type": "function", "function": {{ .Function }}}
+{{ json . }}
 {{- end }}
 </tools>
 
@@ -107,12 +108,39 @@ To call a function, answer with a JSON object within <tool_call></tool_call> tag
 {{ end }}
 {{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
 {{ end }}
-{{- end }}\"\"\"
-"""
-MODELFILES = {
-    PLAIN: f"FROM {GGUF}\n{_CHAT}{_STOPS}",
-    TOOLS: f"FROM {GGUF}\n{_TOOLS_CHAT}{_STOPS}",
-}
+{{- end }}"""
+# Qwen 3's way of thinking: .Thinking between <think> tags makes the server report `thinking`
+# and infer the tags; with think on, the answer starts inside <think> (the server sees the
+# prompt end with the tag), so this small model's words arrive as thinking.
+_THINK_CHAT = """{{- if .System }}<|im_start|>system
+{{ .System }}<|im_end|>
+{{ end }}
+{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 -}}
+{{- if eq .Role "assistant" }}<|im_start|>assistant
+{{ if .Thinking }}<think>{{ .Thinking }}</think>
+{{ end }}{{ .Content }}{{ if not $last }}<|im_end|>
+{{ end }}
+{{- else if ne .Role "system" }}<|im_start|>{{ .Role }}
+{{ .Content }}<|im_end|>
+{{ end }}
+{{- if and $last (ne .Role "assistant") }}<|im_start|>assistant
+{{ if $.Think }}<think>
+{{ end }}{{ end }}
+{{- end }}"""
+TEMPLATES = {PLAIN: _CHAT, TOOLS: _TOOLS_CHAT, THINK: _THINK_CHAT}
+
+
+def modelfile(name: str) -> str:
+    """The Modelfile that ``ollama create`` gets for one of our models."""
+    lines = [f"FROM {GGUF}", f'TEMPLATE """{TEMPLATES[name]}"""']
+    for key, value in PARAMETERS.items():
+        lines += (
+            [f'PARAMETER {key} "{v}"' for v in value]
+            if isinstance(value, list)
+            else [f"PARAMETER {key} {value}"]
+        )
+    return "\n".join(lines) + "\n"
 
 
 class Unavailable(RuntimeError):
@@ -173,7 +201,7 @@ def _write(items: list, member: str, target: Path) -> None:
 
 def build_server() -> None:
     """``go install`` the pinned Ollama into .real-ollama/bin, unless the stamp says it is there."""
-    digest = _digest(OLLAMA_VERSION, *(h[0] for h in HEADERS))
+    digest = _digest(OLLAMA_VERSION, "ldflags-version", *(h[0] for h in HEADERS))
     if _stamped(BUILD_STAMP, digest, BIN):
         return
     go = shutil.which("go")
@@ -185,7 +213,10 @@ def build_server() -> None:
     started = time.monotonic()
     env = {**os.environ, "GOBIN": str(BIN.parent), "CGO_ENABLED": "1",
            "CGO_CPPFLAGS": f"{os.environ.get('CGO_CPPFLAGS', '')} -I{INCLUDE}".strip()}  # fmt: skip
-    subprocess.run([go, "install", f"github.com/ollama/ollama@{OLLAMA_VERSION}"], check=True, env=env)
+    stamp = (
+        f"-ldflags=-X=github.com/ollama/ollama/version.Version={OLLAMA_VERSION.lstrip('v')}"  # /api/version
+    )
+    subprocess.run([go, "install", stamp, f"github.com/ollama/ollama@{OLLAMA_VERSION}"], check=True, env=env)
     BUILD_STAMP.write_text(digest + "\n")
     say(f"built {BIN} in {time.monotonic() - started:.0f} s")
 
@@ -197,20 +228,20 @@ def fetch_model() -> None:
 
 def create_models() -> None:
     """``ollama create`` the two models on a server of our own, unless the stamp says they exist."""
-    digest = _digest(OLLAMA_VERSION, *(f"{k}\n{v}" for k, v in sorted(MODELFILES.items())))
+    digest = _digest(OLLAMA_VERSION, *(modelfile(name) for name in sorted(TEMPLATES)))
     if _stamped(MODELS_STAMP, digest, MODELS_DIR):
         return
     fetch_model()
     with RealOllama() as server:
-        for name, modelfile in MODELFILES.items():
+        for name in TEMPLATES:
             path = HOME / f"{name}.Modelfile"
-            path.write_text(modelfile)
+            path.write_text(modelfile(name))
             done = subprocess.run([str(BIN), "create", name, "-f", str(path)], env=server.env,
                                   capture_output=True, text=True)  # fmt: skip
             if done.returncode:
                 raise RuntimeError(f"ollama create {name} failed: {done.stderr.strip()[-500:]}")
     MODELS_STAMP.write_text(digest + "\n")
-    say(f"created models {', '.join(MODELFILES)}")
+    say(f"created models {', '.join(TEMPLATES)}")
 
 
 def ready() -> bool:
@@ -223,6 +254,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM if the process that started it dies (a killed pytest)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class RealOllama:
@@ -252,7 +289,7 @@ class RealOllama:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(
                 [str(BIN), "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
             )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -308,8 +345,9 @@ def main(argv: list[str]) -> int:
         create_models()
         return 0
     if command == "serve":  # a server for trying things by hand: prints its URL, Ctrl-C stops it
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         with RealOllama() as server:
-            say(f"OLLAMA_HOST={server.url}  (models: {', '.join(MODELFILES)}; Ctrl-C stops it)")
+            say(f"OLLAMA_HOST={server.url}  (models: {', '.join(TEMPLATES)}; Ctrl-C stops it)")
             try:
                 assert server.process is not None
                 server.process.wait()

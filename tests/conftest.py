@@ -16,6 +16,10 @@ from nbclient import NotebookClient
 from ollama_nb import api
 from ollama_nb.standin import StandInServer, Turn
 
+from .real import real_host, unavailable
+
+__all__ = ["real_host"]  # the session's real Ollama, for the tests marked `real`
+
 
 def quick(request: dict[str, Any], thinks: bool) -> Turn:
     """Answer anything at once when a test has not scripted the turn."""
@@ -66,3 +70,24 @@ def execute_notebook(cells: list[str], server: StandInServer, *, allow_errors: b
         else:
             os.environ["OLLAMA_HOST"] = saved
     return nb
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave the real-server tests out, with one line, where no real Ollama can be had."""
+    real = [item for item in items if item.get_closest_marker("real")]
+    reason = unavailable() if real else None
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI=true runs the real-server tests, but {reason}")
+    config.hook.pytest_deselected(items=real)
+    items[:] = [item for item in items if not item.get_closest_marker("real")]
+    config.stash[_SKIPPED] = f"{len(real)} real-server tests skipped: {reason}"
+
+
+_SKIPPED = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if line := config.stash.get(_SKIPPED, None):
+        terminalreporter.write_line(line, yellow=True)
