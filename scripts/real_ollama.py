@@ -199,9 +199,20 @@ def _write(items: list, member: str, target: Path) -> None:
             shutil.copyfileobj(handle, dest)
 
 
+def _cpu_flags() -> str:
+    """Built from the module, llama.cpp's CPU code gets no -march, i.e. plain SSE2 on x86-64:
+    where the CPU has AVX2/FMA/F16C, ask for them (x86-64-v3, several times faster)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return ""
+    return "-march=x86-64-v3" if {"avx2", "fma", "f16c", "bmi2"} <= set(flags) else ""
+
+
 def build_server() -> None:
     """``go install`` the pinned Ollama into .real-ollama/bin, unless the stamp says it is there."""
-    digest = _digest(OLLAMA_VERSION, "ldflags-version", *(h[0] for h in HEADERS))
+    march = _cpu_flags()
+    digest = _digest(OLLAMA_VERSION, "ldflags-version", march, *(h[0] for h in HEADERS))
     if _stamped(BUILD_STAMP, digest, BIN):
         return
     go = shutil.which("go")
@@ -213,6 +224,8 @@ def build_server() -> None:
     started = time.monotonic()
     env = {**os.environ, "GOBIN": str(BIN.parent), "CGO_ENABLED": "1",
            "CGO_CPPFLAGS": f"{os.environ.get('CGO_CPPFLAGS', '')} -I{INCLUDE}".strip()}  # fmt: skip
+    for name in ("CGO_CFLAGS", "CGO_CXXFLAGS"):  # Go's defaults (-O2 -g) plus the CPU's level
+        env[name] = f"{os.environ.get(name, '-O2 -g')} {march}".strip()
     stamp = (
         f"-ldflags=-X=github.com/ollama/ollama/version.Version={OLLAMA_VERSION.lstrip('v')}"  # /api/version
     )
