@@ -35,6 +35,7 @@ SHORT = {"num_predict": 4, "temperature": 0, "seed": 1}
 ADD = {"type": "function", "function": {"name": "add_two_numbers", "description": "Add two numbers.",
        "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
                       "required": ["a", "b"]}}}  # fmt: skip
+NUMBER = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 HISTORY = [  # an earlier tool call and its result, with the ids current servers use
     {"role": "user", "content": "What is 2 plus 5?"},
     {"role": "assistant", "content": "", "tool_calls": [
@@ -57,7 +58,9 @@ CASES: dict[str, tuple[str, str, Any]] = {
     "thinking, stream false": chat(model=THINK, messages=ASK, think="high", options=SHORT, stream=False),
     "think false on a thinking model": chat(model=THINK, messages=ASK, think=False, options=SHORT),
     "logprobs": chat(model=PLAIN, messages=ASK, logprobs=True, top_logprobs=2, options=SHORT),
-    "format schema": chat(model=PLAIN, messages=ASK, format={"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}, options={**SHORT, "num_predict": 8}, stream=False),  # fmt: skip
+    "format schema": chat(
+        model=PLAIN, messages=ASK, format=NUMBER, options={**SHORT, "num_predict": 8}, stream=False
+    ),
     "unknown model": chat(model="llama9", messages=ASK),
     "no model": chat(messages=ASK),
     "tools on a plain model": chat(model=PLAIN, messages=ASK, tools=[ADD]),
@@ -100,7 +103,9 @@ def ask(base: str, method: str, path: str, body: Any) -> dict[str, Any]:
         answer["done_reason"] = chunks[-1].get("done_reason")
     elif "json" in kind:
         payload = response.json()
-        answer["error" if "error" in payload else "shape"] = payload.get("error") or _body_shape(path, payload)
+        answer["error" if "error" in payload else "shape"] = payload.get("error") or _body_shape(
+            path, payload
+        )
         if "done_reason" in payload:
             answer["done_reason"] = payload["done_reason"]
     else:
@@ -142,7 +147,9 @@ def stand_in():
 def warm(real_host):
     """The real server's answers once the model is loaded (as /api/ps then lists it)."""
     for model in (PLAIN, TOOLS, THINK):
-        httpx.post(f"{real_host}/api/chat", json={"model": model, "messages": ASK, "options": SHORT}, timeout=120)
+        httpx.post(
+            f"{real_host}/api/chat", json={"model": model, "messages": ASK, "options": SHORT}, timeout=120
+        )
     return real_host
 
 

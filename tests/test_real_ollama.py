@@ -24,7 +24,9 @@ GREEDY = "-o temperature=0 -o seed=7"
 @pytest.fixture(scope="module")
 def kernel(real_host: str):
     started = Kernel(real_host)
-    started.run("import ollama_nb\n\ndef add_two_numbers(a: int, b: int) -> int:\n    'Add two numbers.'\n    return a + b")
+    started.run(
+        "import ollama_nb\n\ndef add_two_numbers(a: int, b: int) -> int:\n    'Add two numbers.'\n    return a + b"
+    )
     yield started
     started.close()
 
