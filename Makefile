@@ -25,10 +25,11 @@ browser:
 real-ollama: $(STAMP)
 	$(PY) scripts/real_ollama.py build
 
-test: $(STAMP) browser real-ollama
+test: $(STAMP) browser
 	$(PY) -m ruff check ollama_nb tests scripts
 	$(PY) -m ruff format --check ollama_nb tests scripts
 	$(PY) scripts/check_notebooks.py
+	$(PY) scripts/real_ollama.py build --for-tests
 	$(PY) -m pytest
 
 format: $(STAMP)

@@ -13,8 +13,9 @@ per machine and cached with stamps in ``.real-ollama/`` (ignored by git):
    ``ollama create``s two models from Modelfiles: ``smollm2`` (plain chat template) and
    ``smollm2-tools`` (a template that declares tools, so ``/api/show`` reports ``tools``).
 
-Without Go it prints one line saying the real-server tests are skipped and why, and exits 0;
-with ``CI=true`` a missing Go is an error. The tests start :class:`RealOllama` themselves.
+Without Go it exits 0 (``--for-tests``: silently, as pytest then says in one line that the
+real-server tests were skipped and why); with ``CI=true`` a missing Go is an error. The tests
+start :class:`RealOllama` themselves (tests/real.py).
 """
 
 from __future__ import annotations
@@ -353,7 +354,8 @@ def main(argv: list[str]) -> int:
             if os.environ.get("CI") == "true":
                 say(f"{exc}: CI=true needs the real-server tests, so this is a failure")
                 return 1
-            say(f"real-server tests skipped: {exc}")
+            if "--for-tests" not in argv:  # else pytest says it, in one line with the count
+                say(f"the real-server tests will be skipped: {exc}")
             return 0
         create_models()
         return 0
