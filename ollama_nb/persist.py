@@ -105,9 +105,11 @@ def _to_notebook(replies: list[Reply]) -> str:
     cells = []
     for reply in replies:
         cells.append(
-            nbformat.v4.new_markdown_cell(f"**You** · {reply.model}\n\n{_quote(_user_prompt(reply))}")
+            nbformat.v4.new_markdown_cell(
+                f"**You** · {reply.model}\n\n{_quote(safe_markdown(_user_prompt(reply)))}"
+            )
         )
-        cells.append(nbformat.v4.new_markdown_cell(reply.content or "*(no answer)*"))
+        cells.append(nbformat.v4.new_markdown_cell(safe_markdown(reply.content) or "*(no answer)*"))
         if reply.trace.rounds:
             trace = "".join(render.round_html(r) for r in reply.trace.rounds)
             output = nbformat.v4.new_output(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +33,16 @@ class ToolCall:
     id: str = ""
 
     def wire(self) -> dict[str, Any]:
-        """The call as it goes back to the server in the assistant message."""
+        """The call as it goes back to the server in the assistant message. The server takes
+        only an object as arguments: JSON text of one is decoded, anything else becomes {}."""
+        arguments = self.arguments
+        if isinstance(arguments, str):
+            with contextlib.suppress(ValueError):
+                arguments = json.loads(arguments)
+        if not isinstance(arguments, dict):
+            arguments = {}
         call: dict[str, Any] = {
-            "function": {"index": self.position, "name": self.name, "arguments": self.arguments}
+            "function": {"index": self.position, "name": self.name, "arguments": arguments}
         }
         if self.id:
             call["id"] = self.id

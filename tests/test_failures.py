@@ -12,7 +12,7 @@ from ollama_nb import persist
 from ollama_nb.reply import MIME
 from ollama_nb.standin import Turn
 
-from .conftest import execute_notebook, run_cell
+from .conftest import execute_notebook, interrupt_after, run_cell
 from .rawserver import Answer, RawServer
 
 
@@ -29,7 +29,7 @@ def test_an_interrupt_in_any_wait_is_one_line_and_the_kernel_goes_on(server, cel
     with RawServer(Answer(hold=30)) as raw:
         nb = execute_notebook(["%load_ext ollama_nb", cell.format(url=raw.url), "print('still here')"],
                               server, allow_errors=True, interrupt_on_timeout=True,
-                              timeout_func=lambda cell: 3 if raw.url in cell.source else 60)  # fmt: skip
+                              timeout_func=interrupt_after(3, raw.url))  # fmt: skip
     (error,) = _errors(nb.cells[1])
     assert error["ename"] == "Interrupted" and len(error["traceback"]) == 1
     assert nb.cells[2].outputs[0]["text"] == "still here\n"

@@ -16,7 +16,7 @@ from IPython.core.error import UsageError
 from ollama_nb.standin import Turn
 from ollama_nb.tools import Outcome, Toolbox
 
-from .conftest import execute_notebook, run_cell
+from .conftest import execute_notebook, interrupt_after, run_cell
 
 
 def counted(a: int) -> int:
@@ -175,7 +175,7 @@ def test_the_first_interrupt_cancels_an_async_tool(server):
     started = time.monotonic()
     nb = execute_notebook(
         ["%load_ext ollama_nb", tool, "%%ollama -m llama3.2 --tools slow\ngo", "print(state)"],
-        server, allow_errors=True, timeout=4, interrupt_on_timeout=True,
+        server, allow_errors=True, timeout_func=interrupt_after(4, "--tools slow"), interrupt_on_timeout=True,
     )  # fmt: skip
     assert time.monotonic() - started < 25  # not the 30 s the coroutine would take
     assert [o["ename"] for o in nb.cells[2].outputs if o["output_type"] == "error"] == ["Interrupted"]

