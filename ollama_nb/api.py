@@ -190,6 +190,8 @@ def _parse(reply: Reply, format: Any) -> None:  # noqa: A002
         )
     except (ValueError, pydantic.ValidationError) as exc:
         reply.error = f"The answer is not valid for the requested format: {str(exc).splitlines()[0]}"
+        if reply.truncated:
+            reply.error += " (it was cut short: raise -o num_predict=... or -o num_ctx=...)"
         raise FormatError(reply.error + " The raw text is in _ollama.content.", reply=reply) from None
 
 
