@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test lint format bench browser clean
+.PHONY: lab test lint format bench browser node clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,8 +11,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[lab,test]'
 	touch $(STAMP)
 
-lab: $(STAMP)
-	$(PY) -m ollama_nb.lab
+# Tutorials in a working copy (./ollama_nb-tutorials, ignored), so running them leaves notebooks/ clean.
+lab: $(STAMP) node
+	NODE_PATH=$(CURDIR)/.node/node_modules $(PY) -m ollama_nb.lab
+
+# The JavaScript client for tutorial 00's Node cell, in .node/ (ignored); a note when npm is missing.
+node:
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ -d .node/node_modules/ollama ] || npm install --silent --no-save --no-audit --no-fund --prefix .node ollama@0.6; \
+	else echo "Tutorial 00's JavaScript cell needs Node.js and npm (apt-get install nodejs npm)"; fi
 
 # Debian's Chromium for the browser tests (installed when missing and we are root).
 browser:
@@ -20,7 +27,7 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 
-test: $(STAMP) browser
+test: $(STAMP) browser node
 	$(PY) -m ruff check ollama_nb tests scripts
 	$(PY) -m ruff format --check ollama_nb tests scripts
 	$(PY) scripts/check_notebooks.py
