@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test lint format bench browser node clean
+.PHONY: lab test lint format bench browser node cassettes clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,10 @@ node:
 	@if command -v npm >/dev/null 2>&1; then \
 	  [ -d .node/node_modules/ollama ] || npm install --silent --no-save --no-audit --no-fund --prefix .node ollama@0.6; \
 	else echo "Tutorial 00's JavaScript cell needs Node.js and npm (apt-get install nodejs npm)"; fi
+
+# Re-record the tutorials' answers into notebooks/cassettes/ (REAL=URL: a real Ollama for 00's sky prompt).
+cassettes: $(STAMP) node
+	$(PY) scripts/record_tutorials.py $(if $(REAL),--real $(REAL))
 
 # Debian's Chromium for the browser tests (installed when missing and we are root).
 browser:

@@ -46,12 +46,13 @@ def _key(method: str, path: str, body: dict[str, Any] | None) -> str:
 @dataclass
 class Cassette:
     exchanges: list[Exchange] = field(default_factory=list)
+    about: str = ""  # where the answers come from: which server and model recorded them
     _used: set[int] = field(default_factory=set, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def save(self, path: str | PathLike[str]) -> Path:
         target = Path(path)
-        data = {"format": FORMAT, "exchanges": [asdict(e) for e in self.exchanges]}
+        data = {"format": FORMAT, "about": self.about, "exchanges": [asdict(e) for e in self.exchanges]}
         target.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
         return target
 
@@ -61,7 +62,7 @@ class Cassette:
         if data.get("format") != FORMAT:
             raise ValueError(f"{path} is not an ollama_nb cassette ({FORMAT})")
         exchanges = [Exchange(**{**e, "lines": [tuple(x) for x in e["lines"]]}) for e in data["exchanges"]]
-        return cls(exchanges)
+        return cls(exchanges, data.get("about", ""))
 
     def add(self, exchange: Exchange) -> None:
         with self._lock:
