@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test lint format bench browser real-ollama clean
+.PHONY: lab test lint format bench browser node cassettes real-ollama clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -11,8 +11,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[lab,test]'
 	touch $(STAMP)
 
-lab: $(STAMP)
-	$(PY) -m ollama_nb.lab
+# Tutorials in a working copy (./ollama_nb-tutorials, ignored), so running them leaves notebooks/ clean.
+lab: $(STAMP) node
+	NODE_PATH=$(CURDIR)/.node/node_modules $(PY) -m ollama_nb.lab
+
+# The JavaScript client for tutorial 00's Node cell, in .node/ (ignored); a note when npm is missing.
+node:
+	@if command -v npm >/dev/null 2>&1; then \
+	  [ -d .node/node_modules/ollama ] || npm install --silent --no-save --no-audit --no-fund --prefix .node ollama@0.6; \
+	else echo "Tutorial 00's JavaScript cell needs Node.js and npm (apt-get install nodejs npm)"; fi
+
+# Re-record the tutorials' answers into notebooks/cassettes/ (REAL=URL: a real Ollama for 00's sky prompt).
+cassettes: $(STAMP) node
+	$(PY) scripts/record_tutorials.py $(if $(REAL),--real $(REAL))
 
 # Debian's Chromium for the browser tests (installed when missing and we are root).
 browser:
@@ -25,7 +36,7 @@ browser:
 real-ollama: $(STAMP)
 	$(PY) scripts/real_ollama.py build
 
-test: $(STAMP) browser
+test: $(STAMP) browser node
 	$(PY) -m ruff check ollama_nb tests scripts
 	$(PY) -m ruff format --check ollama_nb tests scripts
 	$(PY) scripts/check_notebooks.py

@@ -1,37 +1,64 @@
-"""Every tutorial notebook runs top to bottom in a real kernel against the stand-in."""
+"""Every tutorial runs top to bottom in a real kernel, as `make lab` serves it with no Ollama:
+the stand-in answering from notebooks/cassettes/; and each answer fits its prompt."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from ollama_nb.lab import cassettes
 from ollama_nb.render import MIME
-from ollama_nb.standin import DemoResponder, StandInServer
+from ollama_nb.standin import StandInServer, Turn
 
-FOLDER = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+FOLDER = ROOT / "notebooks"
 NOTEBOOKS = sorted(p.name for p in FOLDER.glob("*.ipynb"))
-
+NODE = shutil.which("node")
 
 REAL = os.environ.get("OLLAMA_NB_REAL_OLLAMA")  # e.g. http://127.0.0.1:11434 with llama3.2 and qwen3
 
 
+def node_path() -> str | None:
+    """The JavaScript client for tutorial 00's Node cell, installed into .node/ (as `make node`)."""
+    modules = ROOT / ".node" / "node_modules"
+    if NODE and not (modules / "ollama").is_dir() and shutil.which("npm"):
+        subprocess.run(["npm", "install", "--silent", "--no-save", "--no-audit", "--no-fund",
+                        "--prefix", str(ROOT / ".node"), "ollama@0.6"], check=True, timeout=300)  # fmt: skip
+    return str(modules) if (modules / "ollama").is_dir() else None
+
+
+def not_recorded(request: dict, thinks: bool) -> Turn:
+    prompt = (request.get("messages") or [{}])[-1].get("content", "")
+    return Turn(status=500, error=f"not in notebooks/cassettes: {prompt[:60]!r} (re-record: make cassettes)")
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    """Run each notebook once, against the demo stand-in (or a real Ollama, see REAL)."""
+    """Run each notebook once, against the stand-in replaying the cassettes (or a real Ollama)."""
     with contextlib.ExitStack() as stack:
-        host = REAL or stack.enter_context(StandInServer(responder=DemoResponder(delay=0))).url
+        host = (
+            REAL
+            or stack.enter_context(
+                StandInServer(cassette=cassettes(FOLDER / "cassettes"), responder=not_recorded, speed=50)
+            ).url
+        )
 
         @functools.cache
         def run(name: str) -> nbformat.NotebookNode:
             nb = nbformat.read(FOLDER / name, as_version=4)
             with pytest.MonkeyPatch.context() as patch:
                 patch.setenv("OLLAMA_HOST", host)
+                if modules := node_path():
+                    patch.setenv("NODE_PATH", modules)
                 workdir = tmp_path_factory.mktemp("run")
                 NotebookClient(
                     nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
@@ -60,6 +87,11 @@ def text(nb: nbformat.NotebookNode) -> str:
     return "".join(parts)
 
 
+def cell_text(nb: nbformat.NotebookNode, starts: str) -> str:
+    (cell,) = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(starts)]
+    return text(nbformat.v4.new_notebook(cells=[cell]))
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs_top_to_bottom(name, executed):
     nb = executed(name)
@@ -71,29 +103,47 @@ def test_notebook_runs_top_to_bottom(name, executed):
             assert not errors, f"{name}: {cell.source[:60]!r} failed: {errors}"
 
 
-stand_in_only = pytest.mark.skipif(bool(REAL), reason="checks the demo model's own answers")
+recorded_only = pytest.mark.skipif(bool(REAL), reason="checks the recorded answers")
 
 
-@stand_in_only
+@recorded_only
 def test_api_notebook_shows_the_raw_flow(executed):
-    out = text(executed("00_ollama_api.ipynb"))
-    assert '"done":false' in out and '"done":true' in out and "tokens/s" in out
+    nb = executed("00_ollama_api.ipynb")
+    raw = cell_text(nb, "import json")
+    assert raw.count('"done":false') == 3 and raw.splitlines()[3] == "..." and '"done":true' in raw
+    assert "tokens/s" in text(nb)
+    out = text(nb)
     assert "add_two_numbers({'a': 3, 'b': 1}) = 4" in out and "returned **4**" in out
     assert "returned **11 degrees celsius**" in out  # Toronto, in celsius, sent back and used
+    thinking = cell_text(nb, "thinking_started")
+    assert re.search(r"^Thinking: .*391.*\n\nAnswer: 17 × 23 = \*\*391\*\*", thinking, re.S), thinking
+    assert "Ollama runs language models" in cell_text(nb, "long_text")
 
 
-@stand_in_only
-def test_streaming_notebook_keeps_its_answers(executed):
+@recorded_only
+@pytest.mark.skipif(NODE is None, reason="node is not installed (CI has it)")
+def test_api_notebook_streams_the_tool_call_from_javascript(executed):
+    js = cell_text(executed("00_ollama_api.ipynb"), "%%script node")
+    assert 'add_two_numbers({"a":3,"b":1}) = 4' in js  # the tool_calls chunk, run in Node
+    assert "`add_two_numbers` returned **4**." in js  # the follow-up stream after the role: "tool" message
+
+
+@recorded_only
+def test_streaming_notebook_answers_fit_their_prompts(executed):
     nb = executed("01_streaming.ipynb")
     answers = replies(nb)
-    assert "Why is the sky blue?" in answers[0]["content"]  # the stand-in echoes the prompt
-    assert any(a["thinking"] for a in answers), "the thinking example kept its thinking"
+    bullets = answers[0]["content"]
+    assert len(re.findall(r"^- ", bullets, re.M)) == 3 and "Rayleigh" in bullets  # three short bullet points
     (shown,) = [c for c in nb.cells if c.source == "haiku.content"]
-    assert shown.outputs[0]["data"]["text/plain"] == repr(answers[1]["content"])  # --out bound it
-    assert "Write a haiku" in answers[1]["content"]
+    haiku = answers[1]["content"]
+    assert shown.outputs[0]["data"]["text/plain"] == repr(haiku)  # --out bound it
+    assert len(haiku.splitlines()) == 3 and "stand-in server" not in haiku
+    assert "Your name is **Ada**" in answers[3]["content"]  # --chat sent the earlier turn
+    assert "Person(name='Ada Lovelace', born=1815, city='London')" in text(nb)
+    assert answers[5]["content"] == "17 × 23 = **391**." and "391" in answers[5]["thinking"]
 
 
-@stand_in_only
+@recorded_only
 def test_tools_notebook_runs_the_tools(executed):
     nb = executed("02_tools.ipynb")
     rounds = [e for a in replies(nb) for e in a["trace"]["entries"] if e["kind"] == "round"]
@@ -101,17 +151,18 @@ def test_tools_notebook_runs_the_tools(executed):
         ("add_two_numbers", "4"), ("get_current_weather", "11 degrees celsius in Toronto")]  # fmt: skip
     (failed,) = [r for r in rounds if r["name"] == "divide"]
     assert failed["status"] == "error" and failed["error"].startswith("ZeroDivisionError")
-    assert "('multiply', {'a': 6, 'b': 7}, '42')" in text(nb)
+    assert "`divide` failed (ZeroDivisionError" in replies(nb)[2]["content"]
+    assert "('`multiply` returned **42**.', [('multiply', {'a': 6, 'b': 7}, '42')])" in text(nb)
 
 
-@stand_in_only
+@recorded_only
 def test_traces_notebook_reads_back_its_export(executed):
     out = text(executed("03_traces.ipynb"))
     assert "add_two_numbers({'a': 3, 'b': 1}) -> '4' [ok]" in out
     assert "[('add_two_numbers', '4')]" in out and "### You" in out
 
 
-@stand_in_only
+@recorded_only
 def test_chat_widget_notebook_answers_from_code(executed):
     nb = executed("04_chat_widget.ipynb")
     out = text(nb)
@@ -123,3 +174,11 @@ def test_chat_widget_notebook_answers_from_code(executed):
     assert (
         transcript and "Chat transcript (1 reply)" in transcript[0]["data"]["text/html"]
     )  # kept in the file
+
+
+def test_the_links_between_tutorials_lead_on():
+    links = {
+        name: re.findall(r"\]\((\d\d_\w+\.ipynb)\)", nbformat.read(FOLDER / name, 4).cells[-1].source)
+        for name in NOTEBOOKS
+    }
+    assert links == {a: [b] for a, b in zip(NOTEBOOKS, [*NOTEBOOKS[1:], NOTEBOOKS[0]], strict=True)}

@@ -10,6 +10,7 @@ the second records what a real Ollama answers, through a proxy, until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import errno
 import time
 
 from .cassette import Cassette, Recorder
@@ -22,6 +23,12 @@ def _wait() -> None:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
+
+
+def _busy(port: int) -> SystemExit:
+    return SystemExit(
+        f"Port {port} is in use (an Ollama already running?): pick another with --port, e.g. --port {port + 1}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,7 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.mode == "record":
         if not args.out:
             parser.error("record needs --out FILE")
-        with Recorder(args.upstream, port=args.port or 11435) as recorder:
+        try:
+            recorder = Recorder(args.upstream, port=args.port or 11435)
+        except OSError as exc:
+            raise _busy(args.port or 11435) if exc.errno == errno.EADDRINUSE else exc from None
+        with recorder:
             print(
                 f"Recording {args.upstream} at {recorder.url}: set OLLAMA_HOST={recorder.url} (Ctrl-C to stop)",
                 flush=True,
@@ -46,7 +57,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"Wrote {recorder.cassette.save(args.out)} ({len(recorder.cassette.exchanges)} exchanges)")
         return
     cassette = Cassette.load(args.cassette) if args.cassette else None
-    with StandInServer(port=args.port or 11434, cassette=cassette, speed=args.speed) as server:
+    try:
+        server = StandInServer(port=args.port or 11434, cassette=cassette, speed=args.speed)
+    except OSError as exc:
+        raise _busy(args.port or 11434) if exc.errno == errno.EADDRINUSE else exc from None
+    with server:
         print(f"ollama_nb stand-in server listening on {server.url} (Ctrl-C to stop)", flush=True)
         _wait()
 

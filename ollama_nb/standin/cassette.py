@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler
 from os import PathLike
@@ -45,12 +46,13 @@ def _key(method: str, path: str, body: dict[str, Any] | None) -> str:
 @dataclass
 class Cassette:
     exchanges: list[Exchange] = field(default_factory=list)
+    about: str = ""  # where the answers come from: which server and model recorded them
     _used: set[int] = field(default_factory=set, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def save(self, path: str | PathLike[str]) -> Path:
         target = Path(path)
-        data = {"format": FORMAT, "exchanges": [asdict(e) for e in self.exchanges]}
+        data = {"format": FORMAT, "about": self.about, "exchanges": [asdict(e) for e in self.exchanges]}
         target.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
         return target
 
@@ -60,42 +62,44 @@ class Cassette:
         if data.get("format") != FORMAT:
             raise ValueError(f"{path} is not an ollama_nb cassette ({FORMAT})")
         exchanges = [Exchange(**{**e, "lines": [tuple(x) for x in e["lines"]]}) for e in data["exchanges"]]
-        return cls(exchanges)
+        return cls(exchanges, data.get("about", ""))
 
     def add(self, exchange: Exchange) -> None:
         with self._lock:
             self.exchanges.append(exchange)
 
     def match(self, method: str, path: str, body: dict[str, Any] | None) -> Exchange | None:
-        """The recorded answer to this very request (else the next unused one to the same path
-        and model), each used once, in recorded order."""
+        """The recorded answer to this very request: the next unused one in recorded order, or
+        again the last one when each was used (a cell run twice). A request that was not
+        recorded gets None, so an edited prompt is never answered with another prompt's answer."""
         key = _key(method, path, body)
-        model = (body or {}).get("model")
         with self._lock:
-            for exact in (True, False):
-                for i, exchange in enumerate(self.exchanges):
-                    if i in self._used or exchange.path != path or exchange.method != method:
-                        continue
-                    if (exchange.key() == key) if exact else ((exchange.request or {}).get("model") == model):
-                        self._used.add(i)
-                        return exchange
-        return None
+            found = [i for i, exchange in enumerate(self.exchanges) if exchange.key() == key]
+            unused = [i for i in found if i not in self._used]
+            if not found:
+                return None
+            chosen = unused[0] if unused else found[-1]
+            self._used.add(chosen)
+            return self.exchanges[chosen]
+
+
+Route = Callable[[str, "dict[str, Any] | None"], str]
 
 
 class Recorder(LoopbackServer):
-    """A recording proxy on 127.0.0.1 in front of ``upstream`` (a real Ollama)."""
+    """A recording proxy on 127.0.0.1 in front of ``upstream`` (a real Ollama), or in front of
+    the server that ``upstream(path, body)`` names for each request."""
 
-    def __init__(self, upstream: str, port: int = 0) -> None:
+    def __init__(self, upstream: str | Route, port: int = 0) -> None:
         self.cassette = Cassette()
-        super().__init__(
-            _RecordingHandler, {"upstream": upstream.rstrip("/"), "cassette": self.cassette}, port
-        )
+        route = upstream if callable(upstream) else (lambda _path, _body, url=upstream: url)
+        super().__init__(_RecordingHandler, {"route": staticmethod(route), "cassette": self.cassette}, port)
 
 
 class _RecordingHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    upstream: str
+    route: Route
     cassette: Cassette
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
@@ -113,8 +117,9 @@ class _RecordingHandler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         body = json.loads(raw) if raw else None
         headers = {"Content-Type": "application/json"} if raw else {}
+        upstream = self.route(self.path, body).rstrip("/")
         with httpx.stream(
-            self.command, self.upstream + self.path, content=raw, headers=headers, timeout=None
+            self.command, upstream + self.path, content=raw, headers=headers, timeout=None
         ) as up:
             content_type = up.headers.get("content-type", "application/json")
             exchange = Exchange(self.command, self.path, body, up.status_code, content_type)

@@ -1,22 +1,25 @@
-"""A canned responder for demos with no Ollama: it plays a plausible model, without any model.
+"""The demo model: plays a small helpful model, without any model, for demos with no Ollama.
 
-It answers the tutorial's flows (adding numbers, the weather in a city, thinking) and echoes
-anything else, so a notebook runs top to bottom and a reader sees what each step looks like.
+It calls a tool when the prompt names what the tool does (arguments taken from the prompt),
+answers from the tools' results, answers the tutorials' kinds of prompts from a small table
+(:mod:`.answers`), answers in JSON valid against the schema when a ``format`` is asked for, and
+thinks (the working that leads to its answer) when the model thinks. Deterministic.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from .answers import Answer, Ask, answer
+from .fill import Filler
 from .script import Turn
 
-_NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-}  # fmt: skip
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?|\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
-_PLACE = re.compile(r"\b(?:in|for|at)\s+([A-Z][\w-]*(?:\s+[A-Z][\w-]*)*)")
+# words a tool's name says about when to call it, beyond the name's own words
+_SYNONYMS = {"add": {"plus", "sum"}, "multiply": {"times", "product"}, "divide": {"divided"},
+             "weather": {"temperature"}}  # fmt: skip
+_NOT_HINTS = {"get", "current", "two", "the", "numbers", "a", "of"}
 
 
 class DemoResponder:
@@ -34,24 +37,21 @@ class DemoResponder:
 def demo_turn(request: dict[str, Any], thinks: bool) -> Turn:
     """Answer ``request`` (a decoded ``/api/chat`` body) as a small helpful model would."""
     messages = request.get("messages") or []
-    last = messages[-1] if messages else {"role": "user", "content": ""}
-    thinking = ""
-    if last.get("role") == "tool":
-        results = _trailing_tool_results(messages)
-        content = " ".join(f"`{name}` returned **{value}**." for name, value in results)
-        if thinks:
-            thinking = "The tool has answered; I can give the user the result now."
-        return Turn(content=content, thinking=thinking)
-
-    prompt = str(last.get("content", ""))
-    calls = _tool_calls_for(prompt, request.get("tools") or [])
-    if thinks:
-        thinking = f"The user asks: {prompt.strip()[:80]!r}. " + (
-            "A tool can answer this, so I will call it." if calls else "I can answer directly."
-        )
-    if calls:
-        return Turn(thinking=thinking, tool_calls=calls)
-    return Turn(content=_echo(prompt), thinking=thinking)
+    if messages and messages[-1].get("role") == "tool":
+        reply = _from_results(_trailing_tool_results(messages))
+    else:
+        ask = Ask.of(request)
+        calls = _tool_calls_for(ask.prompt, request.get("tools") or [])
+        if calls:
+            named = ", ".join(f"{c['name']}({json.dumps(c['arguments'])})" for c in calls)
+            return Turn(thinking=f"A tool can answer this: I will call {named}." if thinks else "",
+                        tool_calls=calls)  # fmt: skip
+        reply = answer(ask)
+        if request.get("format"):
+            reply = Answer(
+                _as_json(request["format"], ask, reply), reply.thinking + " The answer goes in JSON."
+            )
+    return Turn(content=reply.content, thinking=reply.thinking if thinks else "")
 
 
 def _trailing_tool_results(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -59,8 +59,20 @@ def _trailing_tool_results(messages: list[dict[str, Any]]) -> list[tuple[str, st
     for message in reversed(messages):
         if message.get("role") != "tool":
             break
-        results.append((message.get("tool_name") or "the tool", message.get("content", "")))
+        results.append((message.get("tool_name") or "the tool", str(message.get("content", ""))))
     return list(reversed(results))
+
+
+def _from_results(results: list[tuple[str, str]]) -> Answer:
+    lines = []
+    for name, value in results:
+        if value.startswith("Error"):
+            lines.append(
+                f"The call to `{name}` failed ({value.removeprefix('Error: ')}), so I cannot give a result."
+            )
+        else:
+            lines.append(f"`{name}` returned **{value}**.")
+    return Answer(" ".join(lines), "The tools have answered; I can give the result now.")
 
 
 def _tool_calls_for(prompt: str, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -69,51 +81,18 @@ def _tool_calls_for(prompt: str, tools: list[dict[str, Any]]) -> list[dict[str, 
     for tool in tools:
         function = tool.get("function", {})
         name = function.get("name", "")
-        hints = set(name.lower().split("_")) - {"get", "current", "two", "the"}
-        if "add" in hints:
-            hints |= {"plus", "sum"}
+        hints = set(name.lower().split("_")) - _NOT_HINTS
+        for hint in list(hints):
+            hints |= _SYNONYMS.get(hint, set())
         if hints & words:
-            arguments = _arguments_for(prompt, function.get("parameters", {}))
-            calls.append({"name": name, "arguments": arguments})
+            calls.append(
+                {"name": name, "arguments": Filler(prompt).arguments(function.get("parameters", {}))}
+            )
     return calls
 
 
-def _arguments_for(prompt: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    numbers = [_as_number(m) for m in _NUMBER.findall(prompt)]
-    place = _PLACE.search(prompt)
-    arguments: dict[str, Any] = {}
-    for name, spec in (parameters.get("properties") or {}).items():
-        kind = spec.get("type")
-        if kind in ("integer", "number") and numbers:
-            arguments[name] = numbers.pop(0)
-        elif spec.get("enum"):
-            mentioned = [v for v in spec["enum"] if str(v).lower() in prompt.lower()]
-            arguments[name] = (mentioned or spec["enum"])[0]
-        elif kind == "string" and place and name in ("city", "location", "place"):
-            arguments[name] = place.group(1)
-        elif kind == "string" and name in ("format", "unit"):
-            units = [u for u in ("celsius", "fahrenheit") if u in prompt.lower()]
-            if units:
-                arguments[name] = units[0]
-    return arguments
-
-
-def _as_number(token: str) -> int | float:
-    token = token.lower()
-    if token in _NUMBER_WORDS:
-        return _NUMBER_WORDS[token]
-    return float(token) if "." in token else int(token)
-
-
-def _echo(prompt: str) -> str:
-    quoted = "\n".join("> " + line for line in prompt.strip().splitlines()) or "> (empty)"
-    return (
-        "This answer comes from the **stand-in server** bundled with ollama_nb: no model is "
-        "running, so it echoes your prompt.\n\n"
-        f"{quoted}\n\n"
-        "With a real Ollama (`ollama serve`, then `ollama pull llama3.2`) the same cell streams "
-        "a real answer. Meanwhile, here is what streamed markdown looks like:\n\n"
-        "- a list item with `inline code`\n- another item\n\n"
-        "```python\ndef add_two_numbers(a: int, b: int) -> int:\n    return a + b\n```\n\n"
-        "| model | streams | tools |\n|---|---|---|\n| stand-in | yes | yes |\n"
-    )
+def _as_json(format: Any, ask: Ask, reply: Answer) -> str:  # noqa: A002 - Ollama's name
+    """The answer as JSON: ``{"answer": ...}`` for ``"json"``, else a value valid for the schema."""
+    text = re.sub(r"\*\*(.*?)\*\*", r"\1", reply.content)
+    value = Filler(ask.prompt, text).value(format) if isinstance(format, dict) else {"answer": text}
+    return json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,134 @@
+"""Record every tutorial prompt into notebooks/cassettes/, which `make lab` replays with no Ollama.
+
+    python scripts/record_tutorials.py                      # `make cassettes`
+    python scripts/record_tutorials.py --real http://127.0.0.1:11500 --about "Ollama 0.24.0, SmolLM2-135M"
+
+Each notebook runs top to bottom in a real kernel through the recording proxy. The prompts in
+REAL go to a real Ollama (``--real``); without it, to the recordings of them already in
+``real.json``, replayed with their pacing, so re-recording needs no model. Everything else goes
+to the stand-in's demo model. REAL holds only prompts that 00 sends with plain httpx or the
+`ollama` client, so what ollama_nb sends can change without a real server to re-record them.
+The tiny real model answers little else in a way that fits the tutorials' text (it cannot
+multiply, call tools or think), so those answers come from the demo model, and the notebooks
+say which is which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbclient import NotebookClient
+
+from ollama_nb.standin import Cassette, DemoResponder, Recorder, StandInServer, Turn
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+CASSETTES = NOTEBOOKS / "cassettes"
+REAL = {"Why is the sky blue?"}
+DEMO_ABOUT = (
+    "the stand-in's demo model (ollama_nb.standin.demo): no weights, a table of the tutorials' prompts"
+)
+
+
+def node_path() -> str | None:
+    """The JavaScript client for tutorial 00, installed into .node/ when npm is there."""
+    modules = ROOT / ".node" / "node_modules"
+    if not (modules / "ollama").is_dir() and shutil.which("npm"):
+        subprocess.run(["npm", "install", "--silent", "--no-save", "--no-audit", "--no-fund",
+                        "--prefix", str(ROOT / ".node"), "ollama@0.6"], check=True)  # fmt: skip
+    return str(modules) if (modules / "ollama").is_dir() else None
+
+
+def first_user(body: dict[str, Any] | None) -> str:
+    users = [m for m in (body or {}).get("messages") or [] if m.get("role") == "user"]
+    return str(users[0].get("content", "")) if users else ""
+
+
+def is_real(path: str, body: dict[str, Any] | None) -> bool:
+    return path == "/api/chat" and first_user(body) in REAL
+
+
+def run(name: str, host: str) -> list[str]:
+    """Run one notebook against ``host``; the cells that failed (none expected)."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    env = {"OLLAMA_HOST": host, **({"NODE_PATH": p} if (p := node_path()) else {})}
+    with tempfile.TemporaryDirectory() as workdir, _environment(env):
+        NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": workdir}}).execute()  # fmt: skip
+    return [
+        f"{name}: {cell.source.splitlines()[0]!r}"
+        for cell in nb.cells
+        if any(o["output_type"] == "error" for o in cell.get("outputs", []))
+        and "raises-exception" not in cell.metadata.get("tags", [])
+    ]
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--real", help="a real Ollama for the prompts in REAL (default: replay real.json)")
+    parser.add_argument("--about", help="what --real is: server version and model")
+    args = parser.parse_args()
+    old = CASSETTES / "real.json"
+    has_real = bool(args.real) or old.exists()
+    if not has_real:
+        print("No real Ollama (--real) and no real.json: the demo model answers every prompt.")
+    about = args.about or (Cassette.load(old).about if old.exists() else "")
+    with contextlib.ExitStack() as stack:
+        demo = stack.enter_context(StandInServer(responder=DemoResponder(delay=0.03)))
+        real = args.real or (old.exists() and stack.enter_context(StandInServer(
+            cassette=Cassette.load(old), responder=lambda body, _: Turn(status=500, error=f"not in real.json: {body}"),
+        )).url)  # fmt: skip
+        recorder = stack.enter_context(
+            Recorder(lambda path, body: real if real and is_real(path, body) else demo.url)
+        )
+        failed = [
+            f for name in sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) for f in run(name, recorder.url)
+        ]
+    if failed:
+        print("Not recorded, these cells failed:\n  " + "\n  ".join(failed))
+        return 1
+    chats, seen = [], set()
+    for exchange in recorder.cassette.exchanges:
+        if exchange.path == "/api/chat" and exchange.status == 200 and exchange.key() not in seen:
+            seen.add(exchange.key())
+            chats.append(exchange)
+    CASSETTES.mkdir(exist_ok=True)
+    for file, about_it, chosen in (("real.json", about, True), ("demo.json", DEMO_ABOUT, False)):
+        if chosen and not has_real:
+            continue
+        cassette = Cassette(
+            [e for e in chats if (has_real and is_real(e.path, e.request)) == chosen], about_it
+        )
+        print(
+            f"{cassette.save(CASSETTES / file).relative_to(ROOT)}: {len(cassette.exchanges)} answers ({about_it})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
