@@ -156,6 +156,7 @@ class _LiveView:
         self.answer.add_class("ollama-nb-answer")
         self.thinking: StreamingMarkdown | None = None  # most answers have none: made on demand
         self._thinking_box: widgets.Accordion | None = None
+        self._thinking_turn = -1  # the model turn whose thinking was last opened
         self.trace = TraceView()
         self._status_line = widgets.HTML(render.status_html(self.status))
         self.widget = widgets.VBox([self.answer, self.trace, self._status_line])
@@ -172,7 +173,12 @@ class _LiveView:
         if isinstance(event, (ThinkingDelta, TextDelta)) and self.status.phase != "streaming":
             self._set_status(phase="streaming", tool=None)
         if isinstance(event, ThinkingDelta):
-            self._feed(self._thinking(), event.text)
+            thinking = self._thinking()
+            if self._thinking_turn != self.status.turn:  # a turn starts thinking: show it (again)
+                self._thinking_turn = self.status.turn
+                assert self._thinking_box is not None
+                self._thinking_box.selected_index = 0
+            self._feed(thinking, event.text)
         elif isinstance(event, TextDelta):
             if self._thinking_box is not None and self._thinking_box.selected_index is not None:
                 self.clock.now()

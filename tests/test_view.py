@@ -181,3 +181,24 @@ def test_a_failed_call_says_so_in_the_error_colour(failed):
     html = render.reply_status_html(reply)
     assert ('class="ollama-nb-status ollama-nb-failed"' in html) is failed
     assert ('class="ollama-nb-problem">✗ dropped' in html) is failed
+
+
+def test_thinking_shows_again_when_a_later_turn_thinks():
+    import ipywidgets
+
+    from ollama_nb.stream import TextDelta, ThinkingDelta
+    from ollama_nb.trace import ModelTurn
+    from ollama_nb.view import BoxView
+
+    view = BoxView("qwen3")
+    view.turn(ModelTurn(0, "qwen3", 0.0))
+    view.event(ThinkingDelta("I need a tool."))
+    (thinking,) = [w for w in view.widget.children if isinstance(w, ipywidgets.Accordion)]
+    assert thinking.selected_index == 0
+    view.event(TextDelta("Let me call it."))
+    assert thinking.selected_index is None  # the answer starts: folded away
+    view.turn(ModelTurn(1, "qwen3", 1.0))
+    view.event(ThinkingDelta("\n\nThe tool said 4."))
+    assert thinking.selected_index == 0  # the second turn's thinking is on show
+    view.event(TextDelta("It is 4."))
+    assert thinking.selected_index is None

@@ -171,7 +171,7 @@ def test_trace_entries_appear_live_and_open_on_click(page, jupyter, model_server
     ok.locator("summary").click()
     assert ok.get_by_text("sent back to the model").is_visible()
     assert '"a": 3' in ok.inner_text() and "4" in ok.locator("pre").nth(1).inner_text()
-    colour = failed.locator("summary").evaluate("e => getComputedStyle(e).color")
+    colour = failed.locator("summary code").evaluate("e => getComputedStyle(e).color")
     assert colour == "rgb(211, 47, 47)"  # --jp-error-color1 in the light theme
     failed.locator("summary").click()
     assert "ZeroDivisionError: float division by zero" in failed.inner_text()
