@@ -33,17 +33,13 @@ from .markdown import to_html
 from .reply import Reply
 from .view import BoxView
 
-# In force only while the live box is on the page (anywidget adds it with the box's view): the
-# transcript under the box is then a copy.
-_LIVE_CSS = ".jp-OutputArea:has(.ollama-nb-chat) .ollama-nb-transcript { display: none; }"
-
 
 class ChatInput(anywidget.AnyWidget):
     """The box's text area; sends a ``{"type": "send", "text": ...}`` message on Ctrl/Shift+Enter.
     It carries the stylesheet of the box and of the replies in it."""
 
     _esm = Path(__file__).with_name("chatinput.js")
-    _css = render.stylesheet() + _LIVE_CSS
+    _css = render.stylesheet() + render.stylesheet("chat.css")
     value = traitlets.Unicode("").tag(sync=True)
     placeholder = traitlets.Unicode("").tag(sync=True)
 

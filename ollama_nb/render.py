@@ -7,6 +7,7 @@ escapes raw HTML), so nothing from the model becomes live HTML.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from html import escape
@@ -34,9 +35,13 @@ def duration(seconds: float) -> str:
 
 
 @cache
-def stylesheet() -> str:
-    """The CSS shared by the live widgets, the chat box and the static output."""
-    return resources.files(__package__).joinpath("style.css").read_text(encoding="utf-8")
+def stylesheet(name: str = "style.css") -> str:
+    """The CSS shared by the live widgets and the static output (``chat.css``: the chat box's),
+    without comments and spare white space: it goes out with every cell."""
+    css = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    css = re.sub(r"\s*([{};,>])\s*", r"\1", re.sub(r"\s+", " ", css))
+    return re.sub(r":\s+", ":", css).replace(";}", "}").strip()  # "a: b" is only ever a declaration
 
 
 def style_tag() -> str:
