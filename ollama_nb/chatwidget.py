@@ -221,6 +221,7 @@ class ChatWidget(widgets.VBox):
 
     def _answer(self, message: _Message) -> Reply | None:
         view = message.view
+        reply: Reply | None
         if (refusal := self._refusal()) is not None:
             view.fail(refusal)
             return None

@@ -95,7 +95,7 @@ class OllamaMagics(Magics):
         """
         words = split_line(line)
         if cell is None and words and words[0] in commands.COMMANDS:
-            return commands.run(words[0], words[1:], self.shell.user_ns)
+            return commands.run(words[0], words[1:], self._namespace)
         args = self.ollama.parser.parse_args(words)
         prompt = self._prompt(args, cell)
         model = args.model or api.defaults.model
@@ -113,6 +113,11 @@ class OllamaMagics(Magics):
             raise
         self._bind(reply, args.out)
 
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        assert self.shell is not None  # IPython gives every registered magic its shell
+        return self.shell.user_ns
+
     def _prompt(self, args: argparse.Namespace, cell: str | None) -> str:
         if cell is not None and args.words:
             raise UsageError(
@@ -124,7 +129,7 @@ class OllamaMagics(Magics):
         if args.raw:
             return prompt
         try:
-            return resolve(prompt, self.shell.user_ns)
+            return resolve(prompt, self._namespace)
         except PromptError as exc:
             raise UsageError(str(exc)) from None
 
@@ -146,14 +151,14 @@ class OllamaMagics(Magics):
         )  # fmt: skip
 
     def _bind(self, reply: Any, out: str | None) -> None:
-        self.shell.user_ns["_ollama"] = reply
+        self._namespace["_ollama"] = reply
         if out:
-            self.shell.user_ns[out] = reply
+            self._namespace[out] = reply
 
     def _tools(self, names: str | None) -> list[Any]:
         functions = []
         for name in filter(None, (n.strip() for n in (names or "").split(","))):
-            function = commands.lookup(self.shell.user_ns, name, "tool")
+            function = commands.lookup(self._namespace, name, "tool")
             if not callable(function):
                 raise UsageError(f"tool {name!r} is a {type(function).__name__}, not a function")
             try:
@@ -164,8 +169,8 @@ class OllamaMagics(Magics):
         return functions
 
     def _image(self, value: str) -> Any:
-        if value in self.shell.user_ns:
-            return self.shell.user_ns[value]
+        if value in self._namespace:
+            return self._namespace[value]
         path = Path(value).expanduser()
         if not path.is_file():
             raise UsageError(f"--image {value}: no such file, and no variable of that name")
@@ -179,7 +184,7 @@ class OllamaMagics(Magics):
                 return json.loads(value)
             except json.JSONDecodeError as exc:
                 raise UsageError(f"--format is not valid JSON: {exc}") from None
-        found = commands.lookup(self.shell.user_ns, value, "format")
+        found = commands.lookup(self._namespace, value, "format")
         if not (isinstance(found, dict) or api._is_model(found)):
             raise UsageError(f"--format {value}: expected a pydantic model class or a JSON schema dict")
         return found

@@ -63,7 +63,7 @@ class StreamingMarkdown(widgets.VBox):
 
     def __init__(self, **kwargs: Any) -> None:
         self._splitter = BlockSplitter()
-        self._done = self._blocks()
+        self._done: Any = self._blocks()  # the finished blocks: an Output, or a VBox of HTML widgets
         self._tail = widgets.HTML()
         self._tail.add_class("jp-RenderedHTMLCommon")  # styled as JupyterLab styles the finished blocks
         super().__init__([self._done, self._tail], **kwargs)
@@ -132,16 +132,21 @@ class TraceView(widgets.VBox):
         super().__init__(**kwargs)
         self.add_class("ollama-nb-trace")
         self._entries: dict[int, widgets.HTML] = {}
+        self._shown: list[widgets.Widget] = []
 
     def show_round(self, round: ToolRound) -> None:  # noqa: A002
         entry = self._entries.get(id(round))
         if entry is None:
             entry = self._entries[id(round)] = widgets.HTML()
-            self.children = (*self.children, entry)
+            self._add(entry)
         entry.value = render.round_html(round)
 
     def notice(self, text: str) -> None:
-        self.children = (*self.children, widgets.HTML(render.notice_html(text)))
+        self._add(widgets.HTML(render.notice_html(text)))
+
+    def _add(self, entry: widgets.Widget) -> None:
+        self._shown.append(entry)
+        self.children = tuple(self._shown)
 
 
 class _LiveView:
@@ -281,7 +286,7 @@ class CellView(_LiveView):
             self.status.phase, self.status.reply = "done", reply
         if held:
             interrupt = Interrupted("the answer is shown in full and kept in _ollama.")
-            interrupt.reply = reply
+            interrupt.reply = reply  # type: ignore[attr-defined]  # (Interrupted(..., reply=) on main)
             raise interrupt
 
 
