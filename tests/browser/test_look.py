@@ -16,7 +16,7 @@ import pytest
 from ollama_nb.standin import Turn
 
 from .conftest import shot, write_notebook
-from .test_lab import SLOW_TOOL, cell, open_notebook, output_text, run, run_and_wait, wait_done
+from .test_lab import NOTEBOOK, SLOW_TOOL, cell, open_notebook, output_text, run, run_and_wait, wait_done
 
 ANSWER = """Here is a **table** and some `code`:
 
@@ -244,3 +244,20 @@ def test_chat_box_reopened_without_widget_state_shows_its_transcript(page, jupyt
     assert "What is three plus one?" in text and "The answer is 4." in text
     assert "ChatWidget(children" not in output_text(page, 0)
     assert not cell(page, 0).locator(".ollama-nb-chat").count()  # the box itself is gone with its kernel
+
+
+def test_chat_box_in_notebook_7(page, jupyter, model_server):
+    url, root = jupyter
+    model_server.push(Turn(content="Hello from the box in **Notebook 7**."))
+    name = write_notebook(
+        root, "chatnb7.ipynb", ["from ollama_nb import ChatWidget\nChatWidget(model='llama3.2')"]
+    )
+    page.goto(f"{url}/notebooks/{name}")
+    page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
+    run_and_wait(page, 0)
+    box = cell(page, 0).locator(".ollama-nb-chat")
+    box.locator("textarea").fill("Hi")
+    box.locator("textarea").press("Control+Enter")
+    box.get_by_text("Hello from the box in", exact=False).wait_for(timeout=15_000)
+    assert box.locator("strong", has_text="Notebook 7").count() == 1
+    shot(page, "19-chat-notebook7")
