@@ -49,6 +49,7 @@ class _Message:
     """A message waiting for, or getting, its reply."""
 
     prompt: str
+    model: str  # as picked when it was sent
     view: BoxView
     future: Future[Reply | None] = field(default_factory=Future)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -124,14 +125,14 @@ class ChatWidget(widgets.VBox):
                     self._no_tools.add(name)
         return [(f"{n} (cannot use tools)" if n in self._no_tools else n, n) for n in names]
 
-    def _refusal(self) -> str | None:
-        """Why the box cannot send now, in the box's own words, or None."""
-        if not self.model:
+    def _refusal(self, model: str) -> str | None:
+        """Why the box cannot send to ``model``, in the box's own words, or None."""
+        if not model:
             return ("No model to ask: pick one in the Model list above. The list is empty when no "
                     f"Ollama answered at {transport.resolve_host(self.host or api.defaults.host)}.")  # fmt: skip
-        if self.model in self._no_tools:
+        if model in self._no_tools:
             names = ", ".join(getattr(t, "__name__", "?") for t in self.tools)
-            return (f"{self.model} cannot use this box's tools ({names}): pick a model in the list "
+            return (f"{model} cannot use this box's tools ({names}): pick a model in the list "
                     "that is not marked 'cannot use tools'.")  # fmt: skip
         return None
 
@@ -173,7 +174,7 @@ class ChatWidget(widgets.VBox):
             return future
         self.input.value = ""
         view = BoxView(self.model)
-        message = _Message(prompt, view, future)
+        message = _Message(prompt, self.model, view, future)
         with self._lock:
             if self._pending:
                 view.queued()
@@ -222,11 +223,11 @@ class ChatWidget(widgets.VBox):
     def _answer(self, message: _Message) -> Reply | None:
         view = message.view
         reply: Reply | None
-        if (refusal := self._refusal()) is not None:
+        if (refusal := self._refusal(message.model)) is not None:
             view.fail(refusal)
             return None
         try:
-            reply = api.chat(message.prompt, model=self.model, host=self.host, system=self.system,
+            reply = api.chat(message.prompt, model=message.model, host=self.host, system=self.system,
                              tools=self.tools, chat=self.conversation, cell=f"message {self._next()}",
                              view=view, cancel=message.cancel)  # fmt: skip
         except (OllamaNbError, Interrupted) as exc:
