@@ -28,7 +28,7 @@ from IPython.display import HTML, display
 
 from . import api, render, transport
 from .conversation import Conversation
-from .errors import Interrupted, OllamaNbError
+from .errors import Interrupted, OllamaNbError, ServerUnreachable
 from .markdown import to_html
 from .reply import Reply
 from .view import BoxView
@@ -230,6 +230,11 @@ class ChatWidget(widgets.VBox):
             reply = api.chat(message.prompt, model=message.model, host=self.host, system=self.system,
                              tools=self.tools, chat=self.conversation, cell=f"message {self._next()}",
                              view=view, cancel=message.cancel)  # fmt: skip
+        except ServerUnreachable:  # said in the box's words: it has no --host option
+            host = transport.resolve_host(self.host or api.defaults.host)
+            view.fail(f"No Ollama answered at {host}. Start it with `ollama serve`, "
+                      "or give the box another address: ChatWidget(host=...).")  # fmt: skip
+            return None
         except (OllamaNbError, Interrupted) as exc:
             reply = getattr(exc, "reply", None)
             if reply is None:  # refused before anything was sent (a capability, an unknown model)

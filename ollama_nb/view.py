@@ -308,6 +308,9 @@ class BoxView(_LiveView):
         self._set_status(phase="queued")
 
     def finish(self, reply: Reply) -> None:
+        if not reply.received and reply.error:  # nothing arrived: the error says it all
+            self.fail(reply.error)
+            return
         self._final_draw()
         self._set_status(phase="done", reply=reply, tool=None)
 

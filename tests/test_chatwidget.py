@@ -104,6 +104,14 @@ def test_no_model_is_said_in_the_box_words(server):
     assert "-m" not in status and "%ollama" not in status
 
 
+def test_a_server_that_is_not_there_is_said_in_the_box_words():
+    chat = ChatWidget(model="llama3.2", host="http://127.0.0.1:9")
+    assert chat.ask("hello", wait=True).result(10) is None
+    status = html.unescape(_status(chat, 0))
+    assert "No Ollama answered at http://127.0.0.1:9" in status and "ChatWidget(host=...)" in status
+    assert "--host" not in status and "tokens" not in status and chat.replies == []
+
+
 def test_the_picker_marks_models_that_cannot_use_the_tools(server):
     chat = ChatWidget(model="llama3.2", tools=[add_two_numbers], host=server.url)
     labels = dict((value, label) for label, value in chat.picker.options)
