@@ -4,6 +4,7 @@
 
 function followHistory(el) {
   let tries = 0;
+  const observers = [];
   const attach = () => {
     const history = el.closest(".ollama-nb-chat")?.querySelector(".ollama-nb-history");
     if (!history) {
@@ -17,12 +18,12 @@ function followHistory(el) {
     history.addEventListener("scroll", () => {
       stick = history.scrollHeight - history.scrollTop - history.clientHeight < 40;
     });
-    new MutationObserver(() => {
+    const follow = () => {
       if (stick) bottom();
-    }).observe(history, { childList: true, subtree: true, characterData: true });
-    new ResizeObserver(() => {
-      if (stick) bottom();
-    }).observe(history);
+    };
+    observers.push(new MutationObserver(follow), new ResizeObserver(follow));
+    observers[0].observe(history, { childList: true, subtree: true, characterData: true });
+    observers[1].observe(history);
     el.addEventListener("ollama-nb-sent", () => {
       stick = true;
       bottom();
@@ -30,6 +31,7 @@ function followHistory(el) {
     bottom();
   };
   attach();
+  return () => observers.forEach((observer) => observer.disconnect());
 }
 
 function render({ model, el }) {
@@ -57,18 +59,22 @@ function render({ model, el }) {
   const onValue = () => {
     if (area.value !== model.get("value")) area.value = model.get("value");
   };
-  const onSent = () => el.dispatchEvent(new Event("ollama-nb-sent"));
+  const onMessage = (message) => {
+    if (message?.type === "sent") el.dispatchEvent(new Event("ollama-nb-sent")); // sent from Python
+  };
   model.on("change:value", onValue);
-  model.on("msg:custom", (message) => {
-    if (message?.type === "sent") onSent();
-  });
+  model.on("msg:custom", onMessage);
   const hint = document.createElement("div");
   hint.className = "ollama-nb-hint";
   hint.textContent = "Ctrl+Enter or Shift+Enter sends · Enter makes a new line";
   el.classList.add("ollama-nb-input-box");
   el.append(area, hint);
-  followHistory(el);
-  return () => model.off("change:value", onValue);
+  const unfollow = followHistory(el);
+  return () => {
+    model.off("change:value", onValue);
+    model.off("msg:custom", onMessage);
+    unfollow();
+  };
 }
 
 export default { render };
