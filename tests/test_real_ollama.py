@@ -37,13 +37,15 @@ def _ok(run: Run) -> dict:
 
 
 def test_an_answer_streams_in_and_reports_real_metrics(kernel):
-    run = kernel.run(f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=24\nWhy is the sky blue?")
+    run = kernel.run(
+        f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=60\nWrite a story about a lighthouse keeper."
+    )
     reply = _ok(run)
     assert run.live_updates >= 3, "drawn several times while it streamed, not once at the end"
     assert reply["content"].strip() and reply["done_reason"] == "length"  # cut by num_predict
     assert f"{PLAIN} · " in run.final["text/html"] and "tokens/s" in run.final["text/html"]
     metrics = kernel.value("_ollama.metrics.to_dict()")
-    assert metrics["eval_count"] == 24 and metrics["prompt_eval_count"] > 10
+    assert metrics["eval_count"] == 60 and metrics["prompt_eval_count"] > 10
     assert 0 < metrics["eval_duration"] < metrics["total_duration"] and metrics["load_duration"] > 0
     assert 0.5 < metrics["tokens_per_s"] < 5000
 
@@ -64,14 +66,14 @@ def test_no_stream_system_out_and_num_ctx(kernel, real_host):
 
 def test_format_with_a_pydantic_model_and_a_schema(kernel):
     kernel.run(
-        "from pydantic import BaseModel\n"
-        "class Colour(BaseModel):\n    name: str\n    hex: str\n"
-        'answer_schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}'
+        "from pydantic import BaseModel, Field\n"
+        "class Colour(BaseModel):\n    name: str = Field(max_length=16)\n    warm: bool\n"
+        'answer_schema = {"type": "object", "properties": {"answer": {"type": "integer", "minimum": 0, "maximum": 100000}}, "required": ["answer"]}'
     )
     run = kernel.run(f"%%ollama -m {PLAIN} --format Colour {GREEDY} -o num_predict=40\nA colour, as JSON.")
     _ok(run)
     assert kernel.value("type(_ollama.parsed).__name__") == "Colour"
-    assert set(json.loads(kernel.value("_ollama.content"))) == {"name", "hex"}  # constrained decoding
+    assert set(json.loads(kernel.value("_ollama.content"))) == {"name", "warm"}  # constrained decoding
     run = kernel.run(f"%%ollama -m {PLAIN} --format answer_schema {GREEDY} -o num_predict=20\n17 times 23?")
     _ok(run)
     parsed = kernel.value("_ollama.parsed")
@@ -147,7 +149,7 @@ def _after_updates(count: int, action):
 
 def test_interrupting_the_kernel_keeps_the_partial_answer(kernel):
     run = kernel.run(
-        f"%%ollama -m {PLAIN} -o num_predict=400\nWrite a long story about a lighthouse.",
+        f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=400\nWrite a long story about a lighthouse.",
         watch=_after_updates(4, kernel.interrupt),
     )
     assert [name for name, _ in run.errors] == ["Interrupted"]
@@ -161,7 +163,7 @@ def test_interrupting_the_kernel_keeps_the_partial_answer(kernel):
 def test_a_server_killed_mid_answer_keeps_the_partial_answer(kernel):
     with own_server() as server:
         run = kernel.run(
-            f"%%ollama -m {PLAIN} --host {server.url} -o num_predict=400\nWrite a long story.",
+            f"%%ollama -m {PLAIN} --host {server.url} {GREEDY} -o num_predict=400\nWrite a long story.",
             watch=_after_updates(4, server.kill),
         )
     name, line = one_line(run)
