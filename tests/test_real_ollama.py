@@ -50,6 +50,17 @@ def test_an_answer_streams_in_and_reports_real_metrics(kernel):
     assert 0.5 < metrics["tokens_per_s"] < 5000
 
 
+def test_an_answer_cut_by_num_predict_says_so(kernel):
+    """Ollama's done_reason "length": the words under the answer say it was cut, not finished."""
+    run = kernel.run(
+        f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=6\nWrite a story about a lighthouse keeper."
+    )
+    reply = _ok(run)
+    assert reply["done_reason"] == "length"
+    status = run.final["text/plain"].strip().splitlines()[-1].lower()
+    assert any(word in status for word in ("cut", "length", "truncat", "limit", "num_predict")), status
+
+
 def test_no_stream_system_out_and_num_ctx(kernel, real_host):
     run = kernel.run(
         f'%%ollama -m {PLAIN} --no-stream --out short --system "Answer in five words." '
