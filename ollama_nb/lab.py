@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from .ollama_backend import DEFAULT_HOST, endpoint
 from .standin import Cassette, StandInServer
-from .transport import DEFAULT_HOST, resolve_host
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -46,7 +46,7 @@ def start_stand_in() -> StandInServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    host = resolve_host()
+    host = endpoint().url
     stand_in = None
     if ollama_running(host):
         print(f"Using the Ollama at {host}.", flush=True)

@@ -54,6 +54,12 @@ def chat_requests(server: StandInServer) -> list[dict[str, Any]]:
     return server.state.chats()
 
 
+def interrupt_after(seconds: float, marker: str) -> Any:
+    """nbclient's ``timeout_func``: interrupt the cell containing ``marker`` after ``seconds``,
+    give the others a minute (starting a kernel on a busy machine takes a few seconds)."""
+    return lambda cell: seconds if marker in cell.source else 60
+
+
 def execute_notebook(cells: list[str], server: StandInServer, *, allow_errors: bool = False,
                      timeout: int = 60, **kwargs: Any) -> nbformat.NotebookNode:  # fmt: skip
     """Run code cells in a real kernel (nbclient), with OLLAMA_HOST pointing at the stand-in."""
