@@ -57,7 +57,7 @@ def test_an_answer_cut_by_num_predict_says_so(kernel):
         f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=6\nWrite a story about a lighthouse keeper."
     )
     reply = _ok(run)
-    assert reply["done_reason"] == "length"
+    assert reply["done_reason"] == "length" and kernel.value("_ollama.truncated") is True
     status = run.final["text/plain"].strip().splitlines()[-1].lower()
     assert any(word in status for word in ("cut", "length", "truncat", "limit", "num_predict")), status
 
@@ -74,6 +74,20 @@ def test_no_stream_system_out_and_num_ctx(kernel, real_host):
     assert kernel.value("short.content == _ollama.content and short is _ollama") is True
     loaded = {m["model"]: m for m in httpx.get(f"{real_host}/api/ps").json()["models"]}
     assert loaded[f"{PLAIN}:latest"]["context_length"] == 1024, "the server loaded the model with it"
+
+
+@pytest.mark.parametrize("forever", ["-1", "-1.0"])
+def test_keep_alive_minus_one_keeps_the_model_loaded(kernel, real_host, forever):
+    """chat() documents keep_alive -1 as "keeps": given as it comes from a command line (text),
+    the real server must get it in a form it takes (it refuses the string "-1")."""
+    run = kernel.run(
+        f'ollama_nb.chat("hi", model="{TOOLS}", keep_alive="{forever}", display="none", options={{"num_predict": 2}})'
+    )
+    assert not run.errors, run.errors
+    (loaded,) = [
+        m for m in httpx.get(f"{real_host}/api/ps").json()["models"] if m["model"] == f"{TOOLS}:latest"
+    ]
+    assert loaded["expires_at"] > "2100", "loaded for good"
 
 
 def test_format_with_a_pydantic_model_and_a_schema(kernel):

@@ -159,7 +159,7 @@ class _Handler(BaseHTTPRequestHandler):
                           '(must be "high", "medium", "low", "max", true, or false)')  # fmt: skip
         keep_alive = body.get("keep_alive")
         if isinstance(keep_alive, str) and not _GO_DURATION.fullmatch(keep_alive):
-            return None, f"time: invalid duration {json.dumps(keep_alive)}"
+            return None, _go_duration_error(keep_alive)
         return body, None
 
     def _send(self, status: int, data: bytes, content_type: str) -> None:
@@ -337,6 +337,19 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 _GO_DURATION = re.compile(r"0|[-+]?(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+")
+
+
+def _go_duration_error(text: str) -> str:
+    """Go's ``time.ParseDuration`` error: a string needs a unit ("-1" does not parse, -1 does)."""
+    quoted = json.dumps(text)
+    if re.fullmatch(r"[-+]?\d+(\.\d*)?", text):
+        return f"time: missing unit in duration {quoted}"
+    unit = re.fullmatch(r"[-+]?\d+(?:\.\d*)?([^\d.]+).*", text)
+    return (
+        f"time: unknown unit {json.dumps(unit[1])} in duration {quoted}"
+        if unit
+        else f"time: invalid duration {quoted}"
+    )
 
 
 def _refusal(body: dict[str, Any], model: Model | None) -> tuple[int, str] | None:
