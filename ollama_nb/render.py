@@ -66,7 +66,8 @@ def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0
 
 
 def reply_status(reply: Reply) -> str:
-    return status_line(reply.model, reply.metrics, len(reply.trace), reply.trace.duration_s)
+    line = status_line(reply.model, reply.metrics, len(reply.trace), reply.trace.duration_s)
+    return f"{line} · cut short (num_predict or the context length)" if reply.truncated else line
 
 
 def _value(value: Any, limit: int = 40) -> str:
