@@ -286,9 +286,7 @@ class CellView(_LiveView):
             close_all(self.widget)
             self.status.phase, self.status.reply = "done", reply
         if held:
-            interrupt = Interrupted("the answer is shown in full and kept in _ollama.")
-            interrupt.reply = reply  # type: ignore[attr-defined]  # (Interrupted(..., reply=) on main)
-            raise interrupt
+            raise Interrupted("the answer is shown in full and kept in _ollama.", reply=reply)
 
 
 LiveView = CellView  # the name before the cell and box views were told apart

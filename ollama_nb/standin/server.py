@@ -240,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, problem)
         elif self.path == "/api/chat" and body is None:
             self._error(400, "missing request body")
-        elif self.path == "/api/chat":
+        elif self.path == "/api/chat" and body is not None:
             self._chat(body, entry)
             return
         elif self.path == "/api/show":
