@@ -177,9 +177,14 @@ def static_html(reply: Reply, *, style: bool = True) -> str:
 
 
 def notices(reply: Reply) -> list[str]:
-    if reply.max_rounds_reached:
-        return ["Tool-round limit reached: the model was asked to answer with what it had, without tools."]
-    return []
+    """The trace's notices (a conversation that went back, the tool-round limit), in order, so
+    that what the live view said stays in the saved output."""
+    texts = [notice.text for notice in reply.trace.notices]
+    if reply.max_rounds_reached and not texts:  # a version 1 record: notices were not kept
+        texts.append(
+            "Tool-round limit reached: the model was asked to answer with what it had, without tools."
+        )
+    return texts
 
 
 def notice_html(text: str) -> str:

@@ -181,6 +181,14 @@ def test_an_unexpected_failure_is_one_line_and_the_box_lives_on(html_page, serve
     assert chat.ask("again", wait=True).result(10).content == "Back."
 
 
+def test_an_exception_that_is_not_the_servers_is_one_line_too(server):
+    chat = ChatWidget(model="llama3.2", host=server.url, tools=[42])  # not a function
+    assert chat.ask("hi").result(10) is None
+    status = html.unescape(_status(chat, 0))
+    assert "✗ SchemaError: 'int' is not callable" in status and status.count("\n") == 0
+    assert not chat.busy and server.state.chats() == []
+
+
 def test_the_transcript_reads_without_the_widget(server):
     chat = ChatWidget(model="llama3.2", host=server.url)
     assert "no model" not in repr(chat) and "ChatWidget(" not in repr(chat)

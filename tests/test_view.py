@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import time
 
 import pytest
 
-from ollama_nb import render
+from ollama_nb import api, render
 from ollama_nb.clock import RedrawClock
 from ollama_nb.standin import Turn
 from ollama_nb.stream import Metrics
 from ollama_nb.trace import ToolRound
 
-from .conftest import execute_notebook
+from .conftest import execute_notebook, run_cell
 
 
 class Drawings:
@@ -202,3 +203,28 @@ def test_thinking_shows_again_when_a_later_turn_thinks():
     assert thinking.selected_index == 0  # the second turn's thinking is on show
     view.event(TextDelta("It is 4."))
     assert thinking.selected_index is None
+
+
+def test_the_notices_of_a_cell_stay_in_its_saved_output(ip, server):
+    cell = "%%ollama -m llama3.2 --chat lesson\nContinue."
+    run_cell(ip, cell)
+    run_cell(ip, "%%ollama -m llama3.2 --chat lesson\nAnd then?")
+    run_cell(ip, cell)  # the first cell again: the conversation goes back to before its turn
+    reply = ip.user_ns["_ollama"]
+    page, text = html.unescape(render.static_html(reply)), render.static_text(reply)
+    said = "conversation 'lesson' went back to that turn and dropped the 1 turn(s) after it"
+    assert said in page and said in text
+    assert page.index(said) < page.index('class="ollama-nb-status')  # where the live view said it
+    api.conversations.pop("lesson", None)
+
+
+def test_the_tool_round_limit_is_said_once(ip, server):
+    run_cell(ip, TOOL)
+    server.push(*[Turn(tool_calls=[{"name": "add", "arguments": {"a": 1, "b": 2}}]) for _ in range(2)],
+                Turn(content="Three."))  # fmt: skip
+    run_cell(ip, "%%ollama -m llama3.2 --tools add --max-rounds 2\nadd")
+    reply = ip.user_ns["_ollama"]
+    assert reply.max_rounds_reached
+    assert render.notices(reply) == [
+        "Reached the limit of 2 tool rounds: asked the model to answer with what it has, without tools."
+    ]
