@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test lint format bench browser node cassettes clean
+.PHONY: lab test lint format bench browser node cassettes real-ollama clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,10 +31,16 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi; }
 
+# A real Ollama built from its Go module (version pinned in scripts/real_ollama.py) and a small real
+# model, for the real-server tests; cached in .real-ollama/. Without Go: one line, and they are skipped.
+real-ollama: $(STAMP)
+	$(PY) scripts/real_ollama.py build
+
 test: $(STAMP) browser node
 	$(PY) -m ruff check ollama_nb tests scripts
 	$(PY) -m ruff format --check ollama_nb tests scripts
 	$(PY) scripts/check_notebooks.py
+	$(PY) scripts/real_ollama.py build --for-tests
 	$(PY) -m pytest
 
 format: $(STAMP)

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, TypeGuard
 
 import pydantic
 
-from . import loop, transport
+from . import loop
+from .backend import Backend
 from .conversation import Conversation
-from .errors import Interrupted, OllamaNbError, with_reply
+from .errors import CapabilityError, FormatError, Interrupted, OllamaNbError
+from .ollama_backend import OllamaBackend
 from .reply import Reply
 from .stream import ToolCall
 from .tools import DEFAULT_MAX_RESULT_CHARS, Toolbox
+from .trace import Trace
+from .viewbase import NullView, View
 
 
 @dataclass
@@ -27,6 +34,9 @@ class Defaults:
     options: dict[str, Any] = field(default_factory=dict)
     max_rounds: int = loop.DEFAULT_MAX_ROUNDS
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS
+    keep_alive: str | float | None = None
+    api_key: str | None = None  # sent to any host; else OLLAMA_API_KEY goes to ollama.com only
+    timeout: float | None = None  # seconds of silence before a stream is given up (None: wait)
 
 
 defaults = Defaults()
@@ -39,12 +49,11 @@ def conversation(name: str) -> Conversation:
     return conversations.setdefault(name, Conversation(name))
 
 
-class CapabilityError(OllamaNbError):
-    """The model says it cannot do what was asked (tools, thinking, images)."""
-
-
-class FormatError(OllamaNbError):
-    """A structured answer did not parse; the raw text stays in ``.reply.content``."""
+def connect(host: str | None = None, api_key: str | None = None) -> Backend:
+    """The backend for ``host`` (else the default host, else ``OLLAMA_HOST`` read now)."""
+    return OllamaBackend(
+        host or defaults.host, api_key=api_key or defaults.api_key, read_timeout=defaults.timeout
+    )
 
 
 def chat(
@@ -65,68 +74,100 @@ def chat(
     max_rounds: int | None = None,
     confirm: Callable[[ToolCall], bool] | None = None,
     display: Display = "auto",
-    view: Any = None,
+    view: View | None = None,
     cancel: threading.Event | None = None,
+    api_key: str | None = None,
+    keep_alive: str | float | None = None,
+    truncate: bool | None = None,
+    shift: bool | None = None,
+    logprobs: bool | None = None,
+    top_logprobs: int | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Reply:
     """Ask ``model`` and return the :class:`Reply`; with ``display`` the answer streams into the
     notebook as in a ``%%ollama`` cell (``"none"`` shows nothing, for scripts and tests).
 
     ``chat`` continues a :class:`Conversation` (by name or object); ``cell`` identifies the
     asking cell, so that asking again from it replaces its earlier turn instead of adding one.
-    ``view`` replaces the display (an observer with ``show`` and ``finish``); ``cancel`` stops
-    the exchange when set from another thread.
+    ``view`` replaces the display (any :class:`~ollama_nb.viewbase.View`); ``cancel`` stops
+    the exchange when set from another thread. ``think`` is True/False or a level ("low",
+    "medium", "high", "max"). ``keep_alive`` ("5m", seconds, 0 unloads, -1 keeps), ``truncate``
+    and ``shift`` (False: the server refuses a prompt longer than the context instead of cutting
+    it), ``logprobs``/``top_logprobs`` (kept in ``.logprobs``) go to the server as given;
+    ``extra`` adds any other request field as it is.
 
     Raises a short :class:`OllamaNbError` (or ``Interrupted``) with the partial reply as ``.reply``.
     """
-    model = model or defaults.model
+    thread = conversation(chat) if isinstance(chat, str) else chat
+    model = model or (thread.model if thread is not None else None) or defaults.model
     if not model:
         raise OllamaNbError(
             "No model given: pass model=... (or -m MODEL), or set a default with %ollama use NAME."
         )
     toolbox = Toolbox(tools, max_result_chars=defaults.max_result_chars)
-    client = transport.client_for(host or defaults.host)
-    _check_capabilities(
-        client, model, tools=bool(toolbox), think=think not in (None, False), images=bool(images)
-    )
-    thread = conversation(chat) if isinstance(chat, str) else chat
+    backend = connect(host, api_key)
     dropped = 0
     if thread is not None:
-        history, dropped = thread.history_for(cell or prompt)
+        history, dropped = thread.history_for(cell)
     messages = [*history]
+    kept = len(messages)  # messages that came from earlier cells, left out of this cell's record
     if system:
         messages = [m for m in messages if m.get("role") != "system"]
         messages.insert(0, {"role": "system", "content": system})
+        kept = 0
     user: dict[str, Any] = {"role": "user", "content": prompt}
     if images:
-        user["images"] = [transport.encode_image(image) for image in images]
+        user["images"] = [encode_image(image) for image in images]
     messages.append(user)
     wire_format = format.model_json_schema() if _is_model(format) else format
     request = loop.Request(model, messages, think=think, format=wire_format,  # type: ignore[arg-type]
-                           options={**defaults.options, **(options or {})}, stream=stream)  # fmt: skip
+                           options={**defaults.options, **(options or {})}, stream=stream,
+                           keep_alive=keep_alive if keep_alive is not None else defaults.keep_alive,
+                           extra=_fields(truncate=truncate, shift=shift, logprobs=logprobs,
+                                         top_logprobs=top_logprobs, **(extra or {})))  # fmt: skip
+    try:
+        _check_capabilities(backend, model, tools=bool(toolbox), think=think not in (None, False),
+                            images=bool(images))  # fmt: skip
+    except (OllamaNbError, Interrupted) as exc:  # nothing sent: the reply says so, not an older one
+        exc.reply = Reply(model, messages, Trace(model, prompt, system or ""), error=str(exc))
+        raise
     view = view or _make_view(display, model)
     view.show()
-    if dropped:
-        view.notice(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "  # type: ignore[union-attr]
-                    f"and dropped the {dropped} turn(s) after it.")  # fmt: skip
+    notices = []
+    if dropped and thread is not None:
+        notices.append(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "
+                       f"and dropped the {dropped} turn(s) after it.")  # fmt: skip
     try:
-        reply = loop.run(client, request, toolbox=toolbox or None, observer=view,
+        reply = loop.run(backend, request, toolbox=toolbox or None, view=view, notices=notices,
                          max_rounds=max_rounds or defaults.max_rounds, confirm=confirm, cancel=cancel)  # fmt: skip
+        reply.history, reply.chat = kept, thread.name if thread is not None else None
         if format is not None:
             _parse(reply, format)
     except (OllamaNbError, Interrupted) as exc:
-        view.finish(exc.reply)  # type: ignore[attr-defined]
+        if exc.reply is not None:
+            exc.reply.history, exc.reply.chat = kept, thread.name if thread is not None else None
+            view.finish(exc.reply)
+            if (
+                thread is not None and exc.reply.received
+            ):  # kept, marked partial: the next turn sends what the user saw
+                thread.record(cell, exc.reply.messages, partial=True)
         raise
     if thread is not None:
-        thread.record(cell or prompt, reply.messages)
+        thread.record(cell, reply.messages)
+        thread.model = model
     view.finish(reply)
     return reply
 
 
-def _check_capabilities(client: Any, model: str, *, tools: bool, think: bool, images: bool) -> None:
+def _fields(**fields: Any) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _check_capabilities(backend: Backend, model: str, *, tools: bool, think: bool, images: bool) -> None:
     """Say plainly, before sending, what the model's own capabilities rule out."""
     if not (tools or think or images):
         return
-    known = transport.capabilities(client, model)
+    known = backend.capabilities(model)
     if known is None:  # an older server, or no such model: the server's answer will say
         return
     wanted = {"tools": tools, "thinking": think, "vision": images}
@@ -138,7 +179,7 @@ def _check_capabilities(client: Any, model: str, *, tools: bool, think: bool, im
         )
 
 
-def _is_model(value: Any) -> bool:
+def _is_model(value: Any) -> TypeGuard[type[pydantic.BaseModel]]:
     return isinstance(value, type) and issubclass(value, pydantic.BaseModel)
 
 
@@ -149,14 +190,31 @@ def _parse(reply: Reply, format: Any) -> None:  # noqa: A002
         )
     except (ValueError, pydantic.ValidationError) as exc:
         reply.error = f"The answer is not valid for the requested format: {str(exc).splitlines()[0]}"
-        raise with_reply(FormatError(reply.error + " The raw text is in _ollama.content."), reply) from None
+        if reply.truncated:
+            reply.error += " (it was cut short: raise -o num_predict=... or -o num_ctx=...)"
+        raise FormatError(reply.error + " The raw text is in _ollama.content.", reply=reply) from None
 
 
-def _make_view(display: Display, model: str) -> Any:
-    from .view import NullView, PlainView, widgets_available
+def encode_image(image: Any) -> str:
+    """Base64 for a path, raw bytes, or anything with a PIL-style ``save``."""
+    if isinstance(image, (bytes, bytearray)):
+        data = bytes(image)
+    elif isinstance(image, (str, Path)):
+        data = Path(image).expanduser().read_bytes()
+    elif hasattr(image, "save"):
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        data = buffer.getvalue()
+    else:
+        raise TypeError(f"cannot send a {type(image).__name__} as an image")
+    return base64.b64encode(data).decode()
 
+
+def _make_view(display: Display, model: str) -> View:
     if display == "none":
         return NullView()
+    from .view import PlainView, widgets_available
+
     if display == "plain" or (display == "auto" and not widgets_available()):
         return PlainView(model)
     from .view import LiveView

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 import traitlets
 from IPython.display import HTML, display
 
-from . import api, render, transport
+from . import api, render
 from .conversation import Conversation
 from .errors import Interrupted, OllamaNbError
 from .markdown import to_html
@@ -68,7 +68,7 @@ class ChatWidget(widgets.VBox):
     def _models(self, wanted: str | None) -> list[str]:
         """The server's models, the wanted one first (also when the server does not list it)."""
         try:
-            names = transport.model_names(transport.client_for(self.host or api.defaults.host))
+            names = [m.name for m in api.connect(self.host).models()]
         except Exception:  # no server yet: the first message will say so plainly
             names = []
         wanted = wanted or api.defaults.model

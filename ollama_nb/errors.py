@@ -1,74 +1,101 @@
-"""User-facing failures: one short message that says what to do, never a traceback wall."""
+"""Every failure a user can meet, in one place: one short message that says what to do.
+
+IPython shows only the message of these (``_render_traceback_``), never a traceback wall. A
+failure that happens after the model started answering carries the partial reply as ``.reply``,
+so nothing already received is lost.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import httpx
-import ollama
-
-E = TypeVar("E", bound=BaseException)
+if TYPE_CHECKING:
+    from .reply import Reply
 
 
 class OllamaNbError(Exception):
-    """A failure the user can act on. IPython shows only its message (``_render_traceback_``)."""
+    """A failure the user can act on; ``reply`` holds what arrived before it, if anything."""
+
+    reply: Reply | None = None
+
+    def __init__(self, message: str, *, reply: Reply | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[31m{type(self).__name__}\x1b[0m: {self}"]
 
 
 class ServerUnreachable(OllamaNbError):
-    pass
+    """Nothing answered at the host (not running, wrong address, a proxy in the way)."""
 
 
 class ModelNotFound(OllamaNbError):
-    pass
+    """The server has no model of that name."""
 
 
 class ServerError(OllamaNbError):
     """The server refused the request or failed while answering."""
 
 
+class AuthError(ServerError):
+    """The server wants credentials (ollama.com, a signed-in server)."""
+
+
 class StreamBroken(OllamaNbError):
-    """The answer stopped half way; what arrived is kept."""
+    """The answer stopped half way (an error line, a dropped connection, a silent server)."""
+
+
+class NotOllama(StreamBroken):
+    """Something answered that does not speak Ollama's protocol (an HTML page, a bad chunk)."""
+
+
+class CapabilityError(OllamaNbError):
+    """The model says it cannot do what was asked (tools, thinking, images)."""
+
+
+class FormatError(OllamaNbError):
+    """A structured answer did not parse; the raw text stays in ``.reply.content``."""
+
+
+class RecordError(OllamaNbError, ValueError):
+    """A saved reply, conversation or notebook could not be read: names the file and the problem."""
+
+
+class ConfirmUnavailable(OllamaNbError):
+    """``--confirm`` where nobody can answer (no stdin): the tool is not run, the cell ends."""
+
+
+class SchemaError(TypeError):
+    """A function cannot be offered as a tool; lists every problem at once."""
+
+
+class ArgumentError(ValueError):
+    """Arguments from the model that do not fit the tool's signature."""
+
+
+class PromptError(LookupError):
+    """A ``{{name}}`` in a prompt that cannot be filled in."""
+
+
+class OptionError(ValueError):
+    """A model option that is malformed or of the wrong type."""
 
 
 class Interrupted(KeyboardInterrupt):
-    """The user interrupted the kernel; the partial answer is kept. Stops a 'Run all' as usual."""
+    """The user interrupted the kernel (or pressed Stop); the partial answer is kept.
+
+    A ``KeyboardInterrupt``, so that it stops a "Run all" as an interrupt always does.
+    """
+
+    def __init__(self, message: str, *, reply: Reply | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[33mInterrupted\x1b[0m: {self}"]
 
 
-def with_reply(exc: E, reply: Any) -> E:
-    """Attach the (partial) reply to a failure, so that nothing already received is lost."""
-    exc.reply = reply  # type: ignore[attr-defined]
-    return exc
-
-
-def translate(
-    exc: BaseException, *, host: str, model: str, list_models: Callable[[], list[str]]
-) -> OllamaNbError | None:
-    """Turn a client or transport exception into a message a notebook user can act on."""
-    if isinstance(exc, (httpx.ConnectError, ConnectionError, httpx.ConnectTimeout)):
-        return ServerUnreachable(
-            f"Could not reach Ollama at {host}. Start it with `ollama serve`, "
-            "or point --host or OLLAMA_HOST at a running server."
-        )
-    if isinstance(exc, ollama.ResponseError):
-        if exc.status_code == 404 and "not found" in exc.error:
-            try:
-                available = ", ".join(list_models()) or "none"
-            except Exception:  # the listing is a courtesy: the 404 is the message
-                available = "(could not list them)"
-            return ModelNotFound(
-                f"Model '{model}' is not on {host}. Get it with `ollama pull {model}`. "
-                f"Models there: {available}."
-            )
-        if exc.status_code == -1:
-            return StreamBroken(f"The server stopped with an error mid-answer: {exc.error}")
-        return ServerError(f"Ollama said ({exc.status_code}): {exc.error}")
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout)):
-        return StreamBroken(f"The connection to {host} dropped mid-answer ({exc}).")
-    return None
+def reply_of(exc: BaseException) -> Any:
+    """The partial reply a failure carries, or None."""
+    return getattr(exc, "reply", None)

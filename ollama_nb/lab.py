@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .ollama_backend import endpoint
 from .standin import Cassette, StandInServer
-from .transport import resolve_host
 
 PACKAGE = Path(__file__).resolve().parent
 MANIFEST = ".ollama_nb-copied.json"  # what was copied, by hash: tells an edited copy from a stale one
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     folder = args.folder.resolve()
     kept = working_copy(folder)
-    host = resolve_host()
+    host = endpoint().url
     stand_in = None
     if ollama_running(host):
         model_line = f"Model server: your Ollama at {host}"

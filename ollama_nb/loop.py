@@ -1,44 +1,40 @@
 """The chat loop: send, stream, run the tools the model asks for, send their results, repeat.
 
-The only caller of the chat endpoint. It reports to an :class:`Observer` (the live view, the
-plain-text printer) and returns a :class:`Reply`; nothing here knows about Jupyter.
+The only caller of the chat endpoint, through a :class:`~ollama_nb.backend.Backend`. It reports
+to a :class:`~ollama_nb.viewbase.View` and returns a :class:`Reply`; nothing here knows about
+Jupyter. Whatever goes wrong, the reply with what arrived is finished before the failure leaves.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-import ollama
-
-from . import transport
-from .errors import Interrupted, translate, with_reply
+from .backend import Backend
+from .errors import Interrupted, NotOllama, OllamaNbError, StreamBroken
 from .reply import Reply
-from .stream import Done, Event, Metrics, TextDelta, ThinkingDelta, ToolCall, ToolCallEvent, TurnReader
+from .stream import (
+    BadChunk,
+    Done,
+    Event,
+    Metrics,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    ToolCallEvent,
+    Turn,
+    TurnReader,
+)
 from .tools import Outcome, Toolbox
-from .trace import ModelTurn, ToolRound, Trace
+from .trace import ModelTurn, Notice, ToolRound, Trace
+from .viewbase import NullView, View
 
 DEFAULT_MAX_ROUNDS = 10
-
-
-class Observer:
-    """Hooks on the loop; every method is optional."""
-
-    def event(self, event: Event) -> None:
-        """A streamed piece of text, thinking, a tool call, or the end of a turn."""
-
-    def round(self, round: ToolRound) -> None:  # noqa: A002 - the trace's own word
-        """A tool round-trip was created or changed status."""
-
-    def turn(self, turn: ModelTurn) -> None:
-        """A model turn started (no duration yet) or ended."""
-
-    def notice(self, text: str) -> None:
-        """Something the user should know that is not the model's words."""
+PARAGRAPH = "\n\n"  # between the texts (or thinking) of two model turns
 
 
 @dataclass
@@ -52,12 +48,13 @@ class Request:
     options: dict[str, Any] = field(default_factory=dict)
     keep_alive: str | float | None = None
     stream: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)  # other body fields: truncate, logprobs...
 
     def body(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> dict[str, Any]:
         """The JSON body of one ``/api/chat`` request; unset settings are left to the server."""
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": self.stream}
         extras = {"tools": tools, "think": self.think, "format": self.format,
-                  "options": self.options or None, "keep_alive": self.keep_alive}  # fmt: skip
+                  "options": self.options or None, "keep_alive": self.keep_alive, **self.extra}  # fmt: skip
         body.update({k: v for k, v in extras.items() if v is not None})
         return body
 
@@ -66,63 +63,72 @@ Confirm = Callable[[ToolCall], bool]
 
 
 def run(
-    client: ollama.Client,
+    backend: Backend,
     request: Request,
     *,
     toolbox: Toolbox | None = None,
-    observer: Observer | None = None,
+    view: View | None = None,
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     confirm: Confirm | None = None,
     cancel: threading.Event | None = None,
+    notices: Sequence[str] = (),
 ) -> Reply:
     """Run one cell's exchange to the end. Raises :class:`OllamaNbError` or :class:`Interrupted`
-    with the partial reply attached as ``.reply``; what arrived is never lost.
+    carrying the finished partial reply as ``.reply``; what arrived is never lost.
 
-    ``cancel``, set from another thread (a Stop button), ends the exchange like an interrupt:
-    between two chunks, the HTTP stream is closed."""
-    session = _Session(client, request, toolbox, observer or Observer(), confirm, cancel or threading.Event())
+    ``cancel``, set from another thread (a Stop button), ends the exchange like an interrupt,
+    also while waiting for the first chunk. ``notices`` go into the trace first (a re-run that
+    went back in a conversation)."""
+    session = _Session(backend, request, toolbox, view or NullView(), confirm, cancel or threading.Event())
+    for text in notices:
+        session.notice(text)
     try:
         session.converse(max_rounds)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Interrupted (Stop) included
         session.reply.interrupted = True
         session.finish()
-        raise with_reply(Interrupted("the partial answer is kept in _ollama."), session.reply) from None
-    except Exception as exc:
-        friendly = translate(exc, host=transport.host_url(client), model=request.model,
-                             list_models=lambda: transport.model_names(client))  # fmt: skip
-        if friendly is None:
-            raise
-        session.reply.error = str(friendly)
-        session.finish()
-        raise with_reply(friendly, session.reply) from None
+        raise Interrupted("the partial answer is kept in _ollama.", reply=session.reply) from None
+    except OllamaNbError as exc:
+        session.fail(str(exc))
+        exc.reply = session.reply
+        raise
+    except BadChunk as exc:
+        session.fail(f"{backend.host} sent a chunk that is not Ollama's: {exc}. Is that Ollama?")
+        raise NotOllama(session.reply.error or "", reply=session.reply) from None
+    except Exception as exc:  # not the user's bug, not a known failure: end like the known ones
+        session.fail(f"{type(exc).__name__}: {exc}")
+        raise OllamaNbError(f"ollama_nb failed unexpectedly ({session.reply.error}); what arrived is kept.",
+                            reply=session.reply) from exc  # fmt: skip
     session.finish()
     return session.reply
 
 
 class _Session:
-    def __init__(self, client: ollama.Client, request: Request, toolbox: Toolbox | None,
-                 observer: Observer, confirm: Confirm | None, cancel: threading.Event) -> None:  # fmt: skip
-        self.client, self.request, self.toolbox = client, request, toolbox
-        self.observer, self.confirm, self.cancel = observer, confirm, cancel
+    def __init__(self, backend: Backend, request: Request, toolbox: Toolbox | None,
+                 view: View, confirm: Confirm | None, cancel: threading.Event) -> None:  # fmt: skip
+        self.backend, self.request, self.toolbox = backend, request, toolbox
+        self.view, self.confirm, self.cancel = view, confirm, cancel
         self.messages = list(request.messages)
         self.t0 = time.perf_counter()
         system = next((m["content"] for m in self.messages if m.get("role") == "system"), "")
         prompt = self.messages[-1].get("content", "") if self.messages else ""
         trace = Trace(request.model, prompt, system, datetime.now(timezone.utc).isoformat(timespec="seconds"))
         self.reply = Reply(request.model, self.messages, trace)
-        self.content: list[str] = []
-        self.thinking: list[str] = []
+        self.turns: list[Turn] = []  # the model's turns as read: the one place text accumulates
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
+
+    def notice(self, text: str, level: str = "info") -> None:
+        self.view.notice(self.reply.trace.add(Notice(text, self.now(), level)).text)  # type: ignore[arg-type]
 
     def converse(self, max_rounds: int) -> None:
         for number in range(max_rounds + 1):
             last_chance = number == max_rounds
             if last_chance and self.toolbox:
                 self.reply.max_rounds_reached = True
-                self.observer.notice(f"Reached the limit of {max_rounds} tool rounds: "
-                                     "asked the model to answer with what it has, without tools.")  # fmt: skip
+                self.notice(f"Reached the limit of {max_rounds} tool rounds: "
+                            "asked the model to answer with what it has, without tools.", "warning")  # fmt: skip
             offer = self.toolbox.schemas() if self.toolbox and not last_chance else None
             calls = self.model_turn(number, offer)
             if not calls or offer is None:
@@ -133,53 +139,54 @@ class _Session:
                 self.tool_round(number, call)
 
     def model_turn(self, number: int, tools: list[dict[str, Any]] | None) -> list[ToolCall]:
-        turn = ModelTurn(number, self.request.model, self.now())
-        self.reply.trace.turns.append(turn)
-        self.observer.turn(turn)
+        turn = self.reply.trace.add(ModelTurn(number, self.request.model, self.now()))
+        self.view.turn(turn)
         reader = TurnReader()
-        chunks = transport.chat(self.client, self.request.body(self.messages, tools))
-        separated = not self.content
+        self.turns.append(reader.turn)
+        chunks = self.backend.chat(self.request.body(self.messages, tools), self.cancel)
         try:
             for event in reader.read(chunks):
-                if self.cancel.is_set():
-                    raise KeyboardInterrupt
-                if isinstance(event, TextDelta) and not separated:
-                    separated = True  # text after tool calls: a paragraph break keeps turns apart
-                    self._text(TextDelta("\n\n"))
-                self._dispatch(event, turn)
+                if turn.first_token_s is None:
+                    turn.first_token_s = self.now() - turn.started_s
+                self._dispatch(event, turn, reader.turn)
+            if not reader.turn.done:
+                raise StreamBroken("The answer ended without Ollama's closing line: it may be incomplete.")
         except BaseException as exc:
             turn.error = type(exc).__name__
             for event in reader.flush():  # nothing that arrived is lost
-                self._dispatch(event, turn)
+                self._dispatch(event, turn, reader.turn)
             raise
         finally:
             getattr(chunks, "close", lambda: None)()
             turn.duration_s = self.now() - turn.started_s
-            if reader.turn.content_parts or reader.turn.thinking_parts or reader.turn.tool_calls:
+            if reader.turn.received:
                 self.messages.append(reader.turn.message())
-            self.observer.turn(turn)
+            self.view.turn(turn)
         return reader.turn.tool_calls
 
-    def _dispatch(self, event: Event, turn: ModelTurn) -> None:
-        if isinstance(event, TextDelta):
-            self._text(event)
-            return
-        if isinstance(event, ThinkingDelta):
-            self.thinking.append(event.text)
+    def _dispatch(self, event: Event, turn: ModelTurn, current: Turn) -> None:
+        if isinstance(event, (TextDelta, ThinkingDelta)):
+            self._separate(event, current)
         elif isinstance(event, ToolCallEvent):
             turn.tool_calls += 1
         elif isinstance(event, Done):
             turn.metrics, turn.done_reason, turn.model = event.metrics, event.done_reason, event.model
-        self.observer.event(event)
+        self.view.event(event)
 
-    def _text(self, event: TextDelta) -> None:
-        self.content.append(event.text)
-        self.observer.event(event)
+    def _separate(self, event: TextDelta | ThinkingDelta, current: Turn) -> None:
+        """Before a turn's first text (or thinking), a paragraph break if an earlier turn had some."""
+        mine = current.content_parts if isinstance(event, TextDelta) else current.thinking_parts
+        if len(mine) != 1:  # the event is already recorded: only its first piece needs a break
+            return
+        earlier = any(t.content_parts if isinstance(event, TextDelta) else t.thinking_parts
+                      for t in self.turns if t is not current)  # fmt: skip
+        if earlier:
+            self.view.event(type(event)(PARAGRAPH))
 
     def tool_round(self, turn: int, call: ToolCall) -> None:
-        record = ToolRound(call.name, call.arguments, call.position, turn, started_s=self.now())
-        self.reply.trace.rounds.append(record)
-        self.observer.round(record)
+        record = self.reply.trace.add(ToolRound(call.name, call.arguments, call.position, turn, call.id,
+                                                started_s=self.now()))  # fmt: skip
+        self.view.round(record)
         assert self.toolbox is not None  # only called when tools were offered
         prepared = self.toolbox.prepare(call.name, call.arguments)
         try:
@@ -189,24 +196,34 @@ class _Session:
                 outcome = Outcome("The user declined to run this tool call.", "refused",
                                   prepared[1], "declined by the user")  # fmt: skip
             else:
-                record.status, record.coerced = "running", prepared[1]
-                self.observer.round(record)
+                # the clock starts now: the user's time to answer --confirm is not the tool's
+                record.status, record.coerced, record.started_s = "running", prepared[1], self.now()
+                self.view.round(record)
                 outcome = self.toolbox.run(*prepared)
         except KeyboardInterrupt:
             record.status, record.error = "interrupted", "interrupted by the user"
             record.duration_s = self.now() - record.started_s
-            self.observer.round(record)
+            self.view.round(record)
             raise
         record.duration_s = self.now() - record.started_s
         record.status, record.coerced = outcome.status, outcome.coerced  # type: ignore[assignment]
         record.result, record.error = outcome.content, outcome.error
-        self.messages.append({"role": "tool", "tool_name": call.name, "content": outcome.content})
-        self.observer.round(record)
+        message = {"role": "tool", "tool_name": call.name, "content": outcome.content}
+        if call.id:
+            message["tool_call_id"] = call.id
+        self.messages.append(message)
+        self.view.round(record)
+
+    def fail(self, message: str) -> None:
+        self.reply.error = message
+        self.finish()
 
     def finish(self) -> None:
         reply = self.reply
-        reply.content, reply.thinking = "".join(self.content), "".join(self.thinking)
-        turns = [t for t in reply.trace.turns if t.metrics]
-        reply.metrics = sum((t.metrics for t in turns if t.metrics), Metrics())
-        if turns:
-            reply.done_reason, reply.model = turns[-1].done_reason, turns[-1].model or reply.model
+        reply.content = PARAGRAPH.join(t.content for t in self.turns if t.content_parts)
+        reply.thinking = PARAGRAPH.join(t.thinking for t in self.turns if t.thinking_parts)
+        reply.logprobs = [p for t in self.turns for p in t.logprobs]
+        ended = [t for t in reply.trace.turns if t.metrics]
+        reply.metrics = sum((t.metrics for t in ended if t.metrics), Metrics())
+        if ended:
+            reply.done_reason, reply.model = ended[-1].done_reason, ended[-1].model or reply.model

@@ -7,15 +7,18 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from IPython.core.error import UsageError
+from IPython import get_ipython
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from . import api, transport
-from .errors import translate
-from .options import OptionError, parse_options
+from . import api
+from .conversation import AskCounter
+from .errors import ConfirmUnavailable, OptionError, PromptError
+from .ollama_backend import endpoint
+from .options import parse_options
 from .persist import export
-from .prompt import PromptError, resolve
+from .prompt import resolve
 from .schema import SchemaError, tool_spec
 from .stream import ToolCall
 from .view import kernel_parent
@@ -100,7 +103,9 @@ class OllamaMagics(Magics):
         if args.max_rounds is not None and args.max_rounds < 1:
             raise UsageError("--max-rounds takes a number of at least 1")
         try:
-            options = parse_options(args.option)
+            options, notes = parse_options(args.option)
+            for note in notes:
+                print(note)
         except OptionError as exc:
             raise UsageError(str(exc)) from None
         if not args.raw:
@@ -108,7 +113,8 @@ class OllamaMagics(Magics):
                 prompt = resolve(prompt, self.shell.user_ns)
             except PromptError as exc:
                 raise UsageError(str(exc)) from None
-        model = args.model or api.defaults.model
+        remembered = api.conversations[args.chat].model if args.chat in api.conversations else None
+        model = args.model or remembered or api.defaults.model
         if not model:
             raise UsageError(
                 "no model: add -m MODEL (e.g. -m llama3.2), or set a default with %ollama use NAME"
@@ -213,18 +219,11 @@ class OllamaMagics(Magics):
                 print(chat.text())
 
     def _models(self) -> None:
-        client = transport.client_for(api.defaults.host)
-        try:
-            models = client.list().models
-        except Exception as exc:
-            friendly = translate(exc, host=transport.host_url(client), model="", list_models=list)
-            raise friendly or exc from None
         print(f"{'model':28} {'size':>8}  {'family':10} {'quant':8} capabilities")
-        for model in models:
-            details = model.details
-            found = transport.capabilities(client, model.model or "") or ()
-            print(f"{model.model:28} {(model.size or 0) / 1e9:6.1f} GB  {(details.family if details else '') or '':10} "
-                  f"{(details.quantization_level if details else '') or '':8} {', '.join(sorted(found))}")  # fmt: skip
+        for model in api.connect().models():
+            found = sorted(model.capabilities or ())
+            print(f"{model.name:28} {model.size / 1e9:6.1f} GB  {model.family:10} "
+                  f"{model.quantization:8} {', '.join(found)}")  # fmt: skip
 
     def _config(self, rest: str) -> None:
         settings = api.defaults
@@ -240,22 +239,51 @@ class OllamaMagics(Magics):
             else:
                 option_pairs.append(pair)
         try:
-            settings.options.update(parse_options(option_pairs))
+            options, notes = parse_options(option_pairs)
+            settings.options.update(options)
+            for note in notes:
+                print(note)
         except OptionError as exc:
             raise UsageError(
                 f"{exc} (config also takes model=, host=, max_rounds=, max_result_chars=)"
             ) from None
-        print(f"model={settings.model} host={settings.host or transport.resolve_host()} "
+        print(f"model={settings.model} host={endpoint(settings.host)} "
               f"max_rounds={settings.max_rounds} max_result_chars={settings.max_result_chars} "
               f"options={json.dumps(settings.options)}")  # fmt: skip
 
 
 def _cell_key(line: str, cell: str | None) -> str:
-    """Which cell asks: the front end's cell id when it sends one (JupyterLab, Notebook 7,
-    VS Code), else the cell's own text."""
-    return kernel_parent().get("metadata", {}).get("cellId") or f"{line}\n{cell or ''}"
+    """Which cell asks, so that running it again replaces its turn in a ``--chat``.
+
+    The front end's cell id when it sends one (JupyterLab, Notebook 7, VS Code). Without one,
+    a batch run (nbclient, papermill, ``jupyter execute``: no stdin) runs each cell once, so
+    two cells with the same text are two turns: each execution is its own key. Consoles and
+    terminal IPython, where running a cell again means recalling its text, go by the text.
+    Asking more than once in one execution (two magics in a cell, a loop) numbers the asks.
+    """
+    parent = kernel_parent()
+    cell_id = parent.get("metadata", {}).get("cellId")
+    request = parent.get("header", {}).get("msg_id")
+    if cell_id:
+        identity = str(cell_id)
+    elif request and not parent.get("content", {}).get("allow_stdin", True):
+        identity = f"request {request}"
+    else:
+        identity = f"{line}\n{cell or ''}"
+    shell = get_ipython()
+    return _asks.key(identity, request or (shell.execution_count if shell else None))
+
+
+_asks = AskCounter()
 
 
 def _ask(call: ToolCall) -> bool:
     arguments = json.dumps(call.arguments, ensure_ascii=False)
-    return input(f"Run {call.name}({arguments})? [y/N] ").strip().lower() in ("y", "yes")
+    try:
+        answer = input(f"Run {call.name}({arguments})? [y/N] ")
+    except StdinNotImplementedError:  # nbclient, papermill: nobody can answer
+        raise ConfirmUnavailable(
+            f"--confirm needs a front end that can answer input() (JupyterLab, Notebook, VS Code): "
+            f"{call.name} was not run. Drop --confirm to run tools here."
+        ) from None
+    return answer.strip().lower() in ("y", "yes")

@@ -1,4 +1,10 @@
-"""``-o KEY=VALUE`` options: typed values, checked against the client's own ``Options`` model."""
+"""``-o KEY=VALUE`` model options: typed as the server types them, unknown ones passed through.
+
+The types follow Ollama's own ``api.Options`` and ``api.Runner`` (a value of the wrong JSON type
+is refused there with ``option "num_ctx" must be of type integer``, so it is refused here first,
+before anything is sent). Options newer than this table are sent as written, with a notice:
+servers ignore keys they do not know.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,26 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-import ollama
 import pydantic
 
+from .errors import OptionError
 
-class OptionError(ValueError):
-    pass
+_INT, _FLOAT, _BOOL, _STRINGS = int, float, bool, list[str]
+KNOWN: dict[str, Any] = {
+    # runner
+    "num_ctx": _INT, "num_batch": _INT, "num_gpu": _INT, "main_gpu": _INT, "use_mmap": _BOOL,
+    "num_thread": _INT,
+    # sampling and generation
+    "num_keep": _INT, "seed": _INT, "num_predict": _INT, "top_k": _INT, "top_p": _FLOAT,
+    "min_p": _FLOAT, "typical_p": _FLOAT, "repeat_last_n": _INT, "temperature": _FLOAT,
+    "repeat_penalty": _FLOAT, "presence_penalty": _FLOAT, "frequency_penalty": _FLOAT,
+    "stop": _STRINGS, "draft_num_predict": _INT,
+    # older servers' options, still accepted (newer ones ignore them)
+    "mirostat": _INT, "mirostat_tau": _FLOAT, "mirostat_eta": _FLOAT, "tfs_z": _FLOAT,
+    "penalize_newline": _BOOL, "numa": _BOOL, "low_vram": _BOOL, "use_mlock": _BOOL,
+}  # fmt: skip
+_ADAPTERS = {t: pydantic.TypeAdapter(t) for t in (_INT, _FLOAT, _BOOL, _STRINGS)}
+_NAMES = {_INT: "a whole number", _FLOAT: "a number", _BOOL: "true or false", _STRINGS: "a list of strings"}
 
 
 def parse_value(text: str) -> Any:
@@ -22,22 +42,36 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def parse_options(pairs: Iterable[str]) -> dict[str, Any]:
-    """Parse and check ``KEY=VALUE`` pairs; raise :class:`OptionError` naming the bad one."""
+def check(key: str, value: Any) -> Any:
+    """``value`` as the JSON type the server wants for ``key`` (unknown keys: as given)."""
+    kind = KNOWN.get(key)
+    if kind is None:
+        return value
+    if kind is _STRINGS and isinstance(value, str):
+        value = [value]  # -o stop=END means one stop word
+    if kind is _INT and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    strict = kind is not _FLOAT  # 1 is a fine temperature; 1.5 is not a context length
+    try:
+        return _ADAPTERS[kind].validate_python(value, strict=strict)
+    except pydantic.ValidationError:
+        raise OptionError(f"option {key!r} takes {_NAMES[kind]}, not {json.dumps(value)}") from None
+
+
+def parse_options(pairs: Iterable[str]) -> tuple[dict[str, Any], list[str]]:
+    """Parse and type ``KEY=VALUE`` pairs. Returns the options and notices for unknown keys;
+    raises :class:`OptionError` naming a malformed pair or a value of the wrong type."""
     options: dict[str, Any] = {}
-    known = ollama.Options.model_fields
+    notices: list[str] = []
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key:
             raise OptionError(f"-o takes KEY=VALUE (e.g. -o num_ctx=32000), not {pair!r}")
-        if key not in known:
-            near = [k for k in known if key[:4] in k] or sorted(known)[:6]
-            raise OptionError(f"unknown option {key!r}; did you mean one of: {', '.join(near)}?")
-        options[key] = parse_value(raw.strip())
-    try:
-        ollama.Options.model_validate(options, strict=False)
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        raise OptionError(f"option {first['loc'][0]!r}: {first['msg'].lower()}") from None
-    return options
+        options[key] = check(key, parse_value(raw.strip()))
+        if key not in KNOWN:
+            near = [k for k in KNOWN if key[:4] in k]
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            notices.append(f"Option {key!r} is not one ollama_nb knows: sent as written{hint}; "
+                           "a server that does not know it ignores it.")  # fmt: skip
+    return options, notices

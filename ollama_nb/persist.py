@@ -12,35 +12,51 @@ from typing import Any
 import nbformat
 
 from . import render
-from .markdown import to_html
-from .reply import Reply
-from .stream import Metrics
+from .errors import RecordError
+from .markdown import safe_markdown, to_html
+from .reply import FORMAT_VERSION, MIME, Reply
 from .trace import Trace
 
 
-def _records(nb: nbformat.NotebookNode) -> Iterator[dict[str, Any]]:
-    for cell in nb.cells:
-        if cell.cell_type != "code":
+def _read(path: str | PathLike[str]) -> nbformat.NotebookNode:
+    try:
+        return nbformat.read(path, as_version=4)
+    except FileNotFoundError:
+        raise RecordError(f"{path}: no such notebook.") from None
+    except Exception as exc:  # nbformat raises many kinds for a file that is not a notebook
+        raise RecordError(f"{path} is not a readable notebook: {str(exc).splitlines()[0][:200]}") from None
+
+
+def _records(nb: nbformat.NotebookNode) -> Iterator[tuple[int, Any]]:
+    for number, cell in enumerate(nb.get("cells", [])):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         for output in cell.get("outputs", []):
-            record = output.get("data", {}).get(render.MIME)
-            if record is not None:
-                yield record
+            data = output.get("data") if isinstance(output, dict) else None
+            if isinstance(data, dict) and MIME in data:
+                yield number, data[MIME]
 
 
-def reply_from_record(record: dict[str, Any]) -> Reply:
-    """A :class:`Reply` rebuilt from the JSON a ``%%ollama`` output carries."""
-    return Reply(
-        model=record["model"], messages=record["messages"], trace=Trace.from_dict(record["trace"]),
-        content=record["content"], thinking=record.get("thinking", ""),
-        metrics=Metrics.from_dict(record.get("metrics") or {}), done_reason=record.get("done_reason", ""),
-        error=record.get("error"), interrupted=record.get("interrupted", False),
-    )  # fmt: skip
+def read_replies(path: str | PathLike[str]) -> tuple[list[Reply], list[str]]:
+    """The replies kept in a saved notebook, and one line per output that could not be read
+    (one bad output does not hide the others)."""
+    replies, problems = [], []
+    for number, record in _records(_read(path)):
+        try:
+            replies.append(Reply.from_record(record))
+        except ValueError as exc:
+            problems.append(f"{path}, cell {number + 1}: {exc}")
+    return replies, problems
 
 
 def load_replies(path: str | PathLike[str]) -> list[Reply]:
-    """Every ``%%ollama`` reply kept in a saved notebook, in order."""
-    return [reply_from_record(r) for r in _records(nbformat.read(path, as_version=4))]
+    """Every ``%%ollama`` reply kept in a saved notebook, in order; raises :class:`RecordError`
+    naming the file, the cell and the problem when an output is not a valid record."""
+    replies, problems = read_replies(path)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RecordError(f"{problems[0]}{more}. persist.read_replies returns the readable ones.")
+    return replies
 
 
 def load_traces(path: str | PathLike[str]) -> list[Trace]:
@@ -48,10 +64,23 @@ def load_traces(path: str | PathLike[str]) -> list[Trace]:
     return [reply.trace for reply in load_replies(path) if reply.trace.rounds]
 
 
+def rebuild(replies: Iterable[Reply]) -> list[dict[str, Any]]:
+    """The messages of the last reply's conversation, rebuilt from the cells' own parts (each
+    saved reply keeps only its own turn and how many earlier messages it was sent with)."""
+    replies = list(replies)
+    if not replies:
+        return []
+    chat = replies[-1].chat
+    messages: list[dict[str, Any]] = []
+    for reply in replies if chat is not None else replies[-1:]:
+        if reply.chat == chat:
+            messages = messages[: reply.history] + reply.own_messages
+    return messages
+
+
 def load_conversation(path: str | PathLike[str]) -> list[dict[str, Any]]:
     """The messages of the notebook's last exchange, ready to send again (or to continue)."""
-    replies = load_replies(path)
-    return list(replies[-1].messages) if replies else []
+    return rebuild(load_replies(path))
 
 
 def _user_prompt(reply: Reply) -> str:
@@ -76,16 +105,18 @@ def _to_notebook(replies: list[Reply]) -> str:
     cells = []
     for reply in replies:
         cells.append(
-            nbformat.v4.new_markdown_cell(f"**You** · {reply.model}\n\n{_quote(_user_prompt(reply))}")
+            nbformat.v4.new_markdown_cell(
+                f"**You** · {reply.model}\n\n{_quote(safe_markdown(_user_prompt(reply)))}"
+            )
         )
-        cells.append(nbformat.v4.new_markdown_cell(reply.content or "*(no answer)*"))
+        cells.append(nbformat.v4.new_markdown_cell(safe_markdown(reply.content) or "*(no answer)*"))
         if reply.trace.rounds:
             trace = "".join(render.round_html(r) for r in reply.trace.rounds)
             output = nbformat.v4.new_output(
                 "display_data",
                 data={"text/html": f'<div class="ollama-nb-trace">{trace}</div>',
                       "text/plain": "\n".join(render.round_summary(r) for r in reply.trace.rounds),
-                      render.MIME: render.record(reply)},  # so load_traces reads exports too
+                      MIME: reply.to_record()},  # so load_traces reads exports too
             )  # fmt: skip
             cell = nbformat.v4.new_code_cell("# the tool calls behind the answer above", outputs=[output])
             cells.append(cell)
@@ -99,12 +130,18 @@ def _quote(text: str) -> str:
 
 
 def _to_markdown(replies: list[Reply]) -> str:
+    """Plain markdown: the prompt quoted, the answer, the trace as bullets (no HTML)."""
     parts = []
     for reply in replies:
-        parts.append(f"### You\n\n{_quote(_user_prompt(reply))}\n\n### {reply.model}\n\n{reply.content}\n")
-        for trip in reply.trace.rounds:
-            parts.append(render.round_html(trip) + "\n")
-        parts.append(f"\n*{render.reply_status(reply)}*\n")
+        prompt, answer = safe_markdown(_user_prompt(reply)), safe_markdown(reply.content)
+        parts.append(f"### You\n\n{_quote(prompt)}\n\n### {reply.model}\n\n{answer}\n")
+        if reply.trace.rounds:
+            parts.append("Tool calls:\n")
+            parts.extend(
+                "- `" + render.round_summary(trip).replace("`", "'") + "`" for trip in reply.trace.rounds
+            )
+            parts.append("")
+        parts.append(f"*{render.reply_status(reply)}*\n")
     return "\n".join(parts)
 
 
@@ -118,6 +155,4 @@ def _to_html(replies: list[Reply]) -> str:
 
 
 def _to_json(replies: list[Reply]) -> str:
-    return json.dumps(
-        {"version": render.FORMAT_VERSION, "replies": [render.record(r) for r in replies]}, indent=1
-    )
+    return json.dumps({"version": FORMAT_VERSION, "replies": [r.to_record() for r in replies]}, indent=1)

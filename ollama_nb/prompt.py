@@ -7,27 +7,47 @@ code, and anything else between double braces, go out as written.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from .errors import PromptError
 
 PLACEHOLDER = re.compile(r"\{\{\s*(In\[\d+\]|Out\[\d+\]|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-class PromptError(LookupError):
-    pass
+def _describe(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # an exception whose own __str__ fails
+        return type(exc).__name__
 
 
 def last_error() -> str:
-    """The last exception shown in the notebook, as plain text, or "" when there was none."""
+    """The last exception shown in the notebook, as plain text, or "" when there was none.
+
+    Only the user's frames: IPython's own (``run_code``, the magic machinery) that lead to the
+    user's code are left out, as IPython itself leaves them out of what it shows.
+    """
     value = getattr(sys, "last_value", None)
     if value is None:
         return ""
-    text = "".join(traceback.format_exception(type(value), value, getattr(sys, "last_traceback", None)))
+    tb, shell = getattr(sys, "last_traceback", None), _shell_files()
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(shell):
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(value), value, tb))
     return _ANSI.sub("", text).strip()
+
+
+def _shell_files() -> tuple[str, ...]:
+    """Where IPython's and ipykernel's own files are."""
+    modules = (sys.modules.get(name) for name in ("IPython", "ipykernel"))
+    return tuple(str(Path(m.__file__).parent) + os.sep for m in modules if m is not None and m.__file__)
 
 
 def resolve(prompt: str, namespace: Mapping[str, Any]) -> str:
@@ -50,8 +70,8 @@ def resolve(prompt: str, namespace: Mapping[str, Any]) -> str:
             elif rest:
                 for attribute in rest.split("."):
                     item = getattr(item, attribute)
-        except (KeyError, IndexError, AttributeError) as exc:
-            raise PromptError(f"{{{{{expression}}}}}: {type(exc).__name__}: {exc}") from None
-        return item if isinstance(item, str) else str(item)
+            return item if isinstance(item, str) else str(item)
+        except Exception as exc:  # the notebook's own code (a property, __str__) may raise anything
+            raise PromptError(f"{{{{{expression}}}}}: {_describe(exc)}") from None
 
     return PLACEHOLDER.sub(value, prompt)

@@ -11,12 +11,9 @@ from html import escape
 from typing import Any
 
 from .markdown import to_html
-from .reply import Reply
+from .reply import MIME, Reply
 from .stream import Metrics
 from .trace import ModelTurn, ToolRound, Trace
-
-MIME = "application/vnd.ollama-nb.reply+json"
-FORMAT_VERSION = 1
 
 ERROR_COLOUR = "#c62828"
 MUTED = "color:#757575;font-size:0.9em"
@@ -197,18 +194,7 @@ def turn_status(turn: ModelTurn) -> str:
 
 def record(reply: Reply) -> dict[str, Any]:
     """The reply as plain JSON: what the saved output carries for machines."""
-    return {
-        "version": FORMAT_VERSION,
-        "model": reply.model,
-        "content": reply.content,
-        "thinking": reply.thinking,
-        "done_reason": reply.done_reason,
-        "error": reply.error,
-        "interrupted": reply.interrupted,
-        "metrics": reply.metrics.to_dict(),
-        "messages": reply.messages,
-        "trace": reply.trace.to_dict(),
-    }
+    return reply.to_record()
 
 
 def static_bundle(reply: Reply) -> dict[str, Any]:

@@ -1,12 +1,24 @@
-"""The value a ``%%ollama`` cell leaves behind in ``_ollama``."""
+"""The value a ``%%ollama`` cell leaves behind in ``_ollama``, and its saved record.
+
+The record is what a saved notebook keeps under :data:`MIME`: a versioned JSON object validated
+with pydantic on the way back in, so a malformed or hostile file fails with one clear message
+instead of later, somewhere else. Static outputs, ``load_traces``, exports and conversations all
+go through :meth:`Reply.to_record` and :meth:`Reply.from_record`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic
+
 from .stream import Metrics
-from .trace import Trace
+from .trace import ModelTurn, Notice, ToolRound, Trace
+
+MIME = "application/vnd.ollama-nb.reply+json"
+FORMAT_VERSION = 2
+SAVED_TEXT_LIMIT = 20_000  # characters of any one argument, result or prompt kept in a saved record
 
 
 @dataclass
@@ -14,7 +26,8 @@ class Reply:
     """The model's answer and everything needed to inspect or continue it.
 
     ``content`` is the answer (thinking excluded), ``messages`` the whole exchange as sent to
-    Ollama (ready to send again), ``metrics`` summed over the cell's model turns.
+    Ollama (ready to send again; the first ``history`` of them came from earlier cells),
+    ``metrics`` summed over the cell's model turns.
     """
 
     model: str
@@ -28,6 +41,10 @@ class Reply:
     interrupted: bool = False
     max_rounds_reached: bool = False
     parsed: Any = None  # the decoded value, with a JSON --format
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
+    history: int = 0  # how many messages of the conversation came before this cell's
+    chat: str | None = None  # the conversation it belongs to, if any
+    history_kept: bool = field(default=True, repr=False)  # False when read back: only its own part was saved
 
     @property
     def received(self) -> bool:
@@ -35,8 +52,18 @@ class Reply:
         return bool(self.content or self.thinking or self.trace.rounds)
 
     @property
+    def truncated(self) -> bool:
+        """The answer was cut short by ``num_predict`` or the context length."""
+        return self.done_reason == "length"
+
+    @property
     def ok(self) -> bool:
-        return self.error is None and not self.interrupted
+        return self.error is None and not self.interrupted and not self.truncated
+
+    @property
+    def own_messages(self) -> list[dict[str, Any]]:
+        """This cell's part of the exchange: its prompt, the answers and tool results."""
+        return self.messages[self.history :] if self.history_kept else self.messages
 
     def __str__(self) -> str:
         return self.content
@@ -51,3 +78,95 @@ class Reply:
             f"<Reply {self.model} {state}: {preview!r}, {len(self.trace)} tool call(s), "
             f"{self.metrics.eval_count} tokens>"
         )
+
+    # -- the saved record ----------------------------------------------------------------------
+    def to_record(self, limit: int = SAVED_TEXT_LIMIT) -> dict[str, Any]:
+        """Plain JSON for the saved output: this cell's own messages only (a conversation is
+        rebuilt from its cells), long texts capped with a note of their full size."""
+        data = _RECORD.dump_python(_Record.of(self), mode="json", fallback=repr)
+        return {"version": FORMAT_VERSION, **_capped(data, limit)}
+
+    @classmethod
+    def from_record(cls, record: Any) -> Reply:
+        """Rebuild a reply from a saved record; raises ``ValueError`` saying what is wrong."""
+        if not isinstance(record, dict):
+            raise ValueError(f"a reply record is a JSON object, not {type(record).__name__}")
+        version = record.get("version")
+        if version == 1:
+            record = _upgrade_v1(record)
+        elif version != FORMAT_VERSION:
+            raise ValueError(
+                f"unknown record version {version!r} (this ollama_nb reads 1 and {FORMAT_VERSION})"
+            )
+        try:
+            saved = _RECORD.validate_python({k: v for k, v in record.items() if k != "version"})
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"{where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+        return saved.reply()
+
+
+@dataclass
+class _Record:
+    """The shape of a saved reply (version 2)."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    trace: Trace
+    content: str = ""
+    thinking: str = ""
+    metrics: Metrics = field(default_factory=Metrics)
+    done_reason: str = ""
+    error: str | None = None
+    interrupted: bool = False
+    max_rounds_reached: bool = False
+    parsed: Any = None
+    history: int = 0
+    chat: str | None = None
+
+    @classmethod
+    def of(cls, reply: Reply) -> _Record:
+        return cls(reply.model, reply.own_messages, reply.trace, reply.content, reply.thinking, reply.metrics,
+                   reply.done_reason, reply.error, reply.interrupted, reply.max_rounds_reached,
+                   _plain(reply.parsed), reply.history, reply.chat)  # fmt: skip
+
+    def reply(self) -> Reply:
+        return Reply(self.model, self.messages, self.trace, self.content, self.thinking, self.metrics,
+                     self.done_reason, self.error, self.interrupted, self.max_rounds_reached, self.parsed,
+                     history=self.history, chat=self.chat, history_kept=False)  # fmt: skip
+
+
+_RECORD = pydantic.TypeAdapter(_Record)
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json") if isinstance(value, pydantic.BaseModel) else value
+
+
+def _capped(value: Any, limit: int) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}… [{len(value) - limit:,} more characters not saved; {len(value):,} in all]"
+    if isinstance(value, dict):
+        return {k: _capped(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_capped(v, limit) for v in value]
+    return value
+
+
+def _upgrade_v1(record: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 kept turns and tool rounds in two lists: merge them in time order."""
+    trace = dict(record.get("trace") or {})
+    turns = [{**t, "kind": "turn"} for t in trace.pop("turns", None) or [] if isinstance(t, dict)]
+    rounds = [{**r, "kind": "round"} for r in trace.pop("rounds", None) or [] if isinstance(r, dict)]
+    trace["entries"] = sorted(turns + rounds, key=lambda e: float(e.get("started_s") or 0))
+    for turn in turns:
+        if isinstance(turn.get("metrics"), dict):
+            turn["metrics"] = {k: v for k, v in turn["metrics"].items() if k != "tokens_per_s"}
+    metrics = record.get("metrics")
+    if isinstance(metrics, dict):
+        metrics = {k: v for k, v in metrics.items() if k != "tokens_per_s"}
+    return {**record, "trace": trace, "metrics": metrics or {}, "version": FORMAT_VERSION}
+
+
+__all__ = ["FORMAT_VERSION", "MIME", "ModelTurn", "Notice", "Reply", "ToolRound", "Trace"]

@@ -23,9 +23,7 @@ import pydantic
 import typing_extensions
 from pydantic.fields import FieldInfo
 
-
-class SchemaError(TypeError):
-    """Every problem with a function's signature, reported once."""
+from .errors import ArgumentError, SchemaError
 
 
 @dataclass(frozen=True)
@@ -49,9 +47,13 @@ class ToolSpec:
         Raises :class:`ArgumentError` naming every problem.
         """
         if isinstance(arguments, str):
-            arguments = _loads(arguments, arguments)
+            text, arguments = arguments, _loads(arguments, _NOT_JSON)
+            if arguments is _NOT_JSON:
+                raise ArgumentError(
+                    f"arguments must be a JSON object, got text that is not JSON: {text[:80]!r}"
+                )
         if not isinstance(arguments, dict):
-            raise ArgumentError(f"arguments must be a JSON object, got {type(arguments).__name__}")
+            raise ArgumentError(f"arguments must be a JSON object, got {_json_kind(arguments)}")
         try:
             values = self.arguments.model_validate(arguments)
         except pydantic.ValidationError as first:
@@ -73,8 +75,17 @@ class ToolSpec:
         return self.function(*args, **values)
 
 
-class ArgumentError(ValueError):
-    """The model's arguments do not fit the schema; the message is meant for the model."""
+_NOT_JSON = object()
+
+
+def _json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in JSON's words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    kinds = {str: "a string", list: "an array", int: "a number", float: "a number"}
+    return next((name for kind, name in kinds.items() if isinstance(value, kind)), type(value).__name__)
 
 
 def _loads(text: str, fallback: Any) -> Any:
@@ -193,7 +204,7 @@ def _compatible(annotation: Any) -> Any:
     before Python 3.12 (notebook users write the former)."""
     if sys.version_info >= (3, 12):
         return annotation
-    if typing.is_typeddict(annotation) and not isinstance(annotation, typing_extensions._TypedDictMeta):
+    if typing.is_typeddict(annotation) and not isinstance(annotation, typing_extensions._TypedDictMeta):  # type: ignore[attr-defined]  # private, no public test
         hints = {k: _compatible(v) for k, v in typing.get_type_hints(annotation, include_extras=True).items()}
         return typing_extensions.TypedDict(annotation.__name__, hints, total=annotation.__total__)  # type: ignore[operator]
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)

@@ -1,8 +1,10 @@
-"""Chat chunks in, typed events out: the protocol side of streaming, with no Jupyter in it."""
+"""Raw chat chunks in, typed events out: the protocol side of streaming, with no Jupyter in it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +23,30 @@ class ThinkingDelta:
 
 @dataclass(frozen=True)
 class ToolCall:
-    """A call the model asked for. ``position`` counts calls in the turn (``index`` may be 0 for all)."""
+    """A call the model asked for. ``position`` counts calls in the turn (``index`` may be 0 for
+    all); ``id`` is the server's (``call_…``, since Ollama 0.12.10), echoed back with the result.
+    ``arguments`` is as it arrived: an object, or something else that the toolbox refuses."""
 
     name: str
     arguments: Any
     position: int
+    id: str = ""
+
+    def wire(self) -> dict[str, Any]:
+        """The call as it goes back to the server in the assistant message. The server takes
+        only an object as arguments: JSON text of one is decoded, anything else becomes {}."""
+        arguments = self.arguments
+        if isinstance(arguments, str):
+            with contextlib.suppress(ValueError):
+                arguments = json.loads(arguments)
+        if not isinstance(arguments, dict):
+            arguments = {}
+        call: dict[str, Any] = {
+            "function": {"index": self.position, "name": self.name, "arguments": arguments}
+        }
+        if self.id:
+            call["id"] = self.id
+        return call
 
 
 @dataclass(frozen=True)
@@ -60,7 +81,14 @@ class Metrics:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Metrics:
-        return cls(**{k: int(data.get(k) or 0) for k in cls.__dataclass_fields__})
+        return cls(**{k: _int(data.get(k)) for k in cls.__dataclass_fields__})
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 @dataclass(frozen=True)
@@ -68,6 +96,7 @@ class Done:
     metrics: Metrics
     done_reason: str
     model: str
+    extra: dict[str, Any] = field(default_factory=dict)  # done-line fields this version does not know
 
 
 Event = TextDelta | ThinkingDelta | ToolCallEvent | Done
@@ -130,9 +159,11 @@ class Turn:
     content_parts: list[str] = field(default_factory=list)
     thinking_parts: list[str] = field(default_factory=list)
     tool_calls: list[ToolCall] = field(default_factory=list)
+    logprobs: list[dict[str, Any]] = field(default_factory=list)
     metrics: Metrics | None = None
     done_reason: str = ""
     model: str = ""
+    done: bool = False
 
     @property
     def content(self) -> str:
@@ -142,52 +173,72 @@ class Turn:
     def thinking(self) -> str:
         return "".join(self.thinking_parts)
 
+    @property
+    def received(self) -> bool:
+        return bool(self.content_parts or self.thinking_parts or self.tool_calls)
+
     def message(self) -> dict[str, Any]:
         """The assistant message to send back to Ollama in the next request."""
         msg: dict[str, Any] = {"role": "assistant", "content": self.content}
         if self.thinking_parts:
             msg["thinking"] = self.thinking
         if self.tool_calls:
-            msg["tool_calls"] = [
-                {"function": {"index": c.position, "name": c.name, "arguments": c.arguments}}
-                for c in self.tool_calls
-            ]
+            msg["tool_calls"] = [call.wire() for call in self.tool_calls]
         return msg
 
 
-class TurnReader:
-    """Read one turn's chunks (``ChatResponse`` objects) into events, keeping what arrived.
+class BadChunk(ValueError):
+    """A chunk that does not have the shape of Ollama's (``content: 5``, ``message: null``)."""
 
-    ``turn`` holds everything received so far, also when the stream fails half way.
-    """
+
+_KNOWN_DONE = {"model", "created_at", "message", "done", "done_reason", *Metrics.__dataclass_fields__}
+
+
+class TurnReader:
+    """Read one turn's raw chunks (dicts, as the server sent them) into events, keeping what
+    arrived: ``turn`` holds everything received so far, also when the stream fails half way."""
 
     def __init__(self) -> None:
         self.turn = Turn()
         self._tags = ThinkTagSplitter()
 
-    def read(self, chunks: Any) -> Iterator[Event]:
+    def read(self, chunks: Iterable[dict[str, Any]]) -> Iterator[Event]:
         for chunk in chunks:
             yield from self._chunk(chunk)
 
-    def _chunk(self, chunk: Any) -> Iterator[Event]:
-        message = chunk.message
-        if message.thinking:
-            yield self._record(ThinkingDelta(message.thinking))
-        if message.content:
-            for event in self._tags.feed(message.content):
+    def _chunk(self, chunk: dict[str, Any]) -> Iterator[Event]:
+        message = chunk.get("message", {})
+        if not isinstance(message, dict):
+            raise BadChunk(f"'message' is {_kind(message)}, not an object")
+        thinking, content = _text(message, "thinking"), _text(message, "content")
+        if thinking:
+            yield self._record(ThinkingDelta(thinking))
+        if content:
+            for event in self._tags.feed(content):
                 yield self._record(event)
-        for call in message.tool_calls or ():  # on any chunk, the final one included
-            function = call.function
-            tool_call = ToolCall(function.name, dict(function.arguments or {}), len(self.turn.tool_calls))
+        for call in _list(message, "tool_calls"):  # on any chunk, the final one included
+            tool_call = self._call(call)
             self.turn.tool_calls.append(tool_call)
             yield ToolCallEvent(tool_call)
-        if chunk.done:
+        if logprobs := chunk.get("logprobs"):
+            self.turn.logprobs.extend(logprobs if isinstance(logprobs, list) else [logprobs])
+        if chunk.get("done"):
             for event in self._tags.flush():
                 yield self._record(event)
-            metrics = Metrics.from_dict(chunk.model_dump())
-            self.turn.metrics, self.turn.done_reason = metrics, chunk.done_reason or ""
-            self.turn.model = chunk.model or ""
-            yield Done(metrics, self.turn.done_reason, self.turn.model)
+            metrics = Metrics.from_dict(chunk)
+            turn = self.turn
+            turn.metrics, turn.done_reason, turn.done = metrics, str(chunk.get("done_reason") or ""), True
+            turn.model = str(chunk.get("model") or "")
+            extra = {k: v for k, v in chunk.items() if k not in _KNOWN_DONE and k != "logprobs"}
+            yield Done(metrics, turn.done_reason, turn.model, extra)
+
+    def _call(self, call: Any) -> ToolCall:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise BadChunk(f"a tool call without a function name: {str(call)[:80]}")
+        call_id = call.get("id")
+        return ToolCall(function["name"], function.get("arguments"), len(self.turn.tool_calls),
+                        call_id if isinstance(call_id, str) else "")  # fmt: skip
 
     def flush(self) -> Iterator[TextDelta | ThinkingDelta]:
         """Text held back for a possible ``<think>`` tag, when the stream breaks off."""
@@ -198,3 +249,21 @@ class TurnReader:
         parts = self.turn.content_parts if isinstance(event, TextDelta) else self.turn.thinking_parts
         parts.append(event.text)
         return event
+
+
+def _text(message: dict[str, Any], key: str) -> str:
+    value = message.get(key)
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise BadChunk(f"'{key}' is {_kind(value)}, not text")
+
+
+def _list(message: dict[str, Any], key: str) -> list[Any]:
+    value = message.get(key)
+    if value is None or isinstance(value, list):
+        return value or []
+    raise BadChunk(f"'{key}' is {_kind(value)}, not a list")
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else f"a {type(value).__name__} ({str(value)[:30]})"

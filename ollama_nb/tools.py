@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from .schema import ArgumentError, SchemaError, ToolSpec, build, tool_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_MAX_RESULT_CHARS = 20_000
+CANCEL_GRACE_S = 2.0  # how long an interrupted async tool gets to finish cancelling
 
 
 def tool(function: F | None = None, *, name: str | None = None) -> Any:
@@ -66,7 +68,11 @@ class Toolbox:
         return [spec.schema for spec in self.specs.values()]
 
     def prepare(self, name: str, arguments: Any) -> tuple[ToolSpec, dict[str, Any]] | Outcome:
-        """Find and validate a call; an :class:`Outcome` with the error when it cannot run."""
+        """Find and validate a call; an :class:`Outcome` with the error when it cannot run.
+
+        ``arguments`` is what the model sent: an object, or JSON text of one (small models send
+        that); anything else (``null``, a list, a number) is an error for the model to fix.
+        """
         spec = self.specs.get(name)
         if spec is None:
             available = ", ".join(self.specs) or "none"
@@ -79,28 +85,97 @@ class Toolbox:
                            "call it again with corrected arguments.", "error", error=str(exc))  # fmt: skip
 
     def run(self, spec: ToolSpec, values: dict[str, Any]) -> Outcome:
-        """Call the function. An exception becomes an error message for the model."""
+        """Call the function and turn its result into text. Whatever the tool's code raises
+        (``sys.exit()`` included) becomes an error message for the model; an interrupt stops."""
         coerced = dict(values)
         try:
             result = _call(spec, dict(values))
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            return Outcome(f"Error: {error}", "error", coerced, error)
-        return Outcome(self.format(result), "ok", coerced)
+        except (Exception, SystemExit, asyncio.CancelledError) as exc:
+            return _failed(_describe(exc), coerced)
+        try:
+            return Outcome(self.format(result), "ok", coerced)
+        except (Exception, SystemExit, asyncio.CancelledError) as exc:  # a generator's own code runs here
+            return _failed(f"the result could not be turned into text: {_describe(exc)}", coerced)
 
     def format(self, value: Any) -> str:
-        """``str`` as is; JSON when the value serializes; else ``repr``; long results cut with a note."""
+        """``str`` as is; JSON when the value serializes; else ``repr``; long results cut with a note.
+
+        Iterators (generators, ``map``, ``itertools.count()``...) are read lazily and only as far
+        as the limit: a tool may return an endless one.
+        """
+        return as_text(value, self.max_result_chars)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the tool called sys.exit({exc.code!r}); nothing exited, the kernel runs on"
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # an exception whose own __str__ fails
+        return f"{type(exc).__name__} (its message could not be read)"
+
+
+def _failed(error: str, coerced: dict[str, Any]) -> Outcome:
+    return Outcome(f"Error: {error}", "error", coerced, error)
+
+
+def as_text(value: Any, limit: int) -> str:
+    """A result as the text the model gets, at most ``limit`` characters plus a note."""
+    if isinstance(value, str):
+        text, cut = value, False
+    else:
+        budget = _Budget(limit)
+        value = budget.take(value)
+        try:
+            text = pydantic_core.to_json(value).decode()
+        except Exception:  # pydantic_core raises its own error types for odd objects
+            text = repr(value)
+        cut = budget.exhausted
+    if cut:
+        return f"{text[:limit]}\n[truncated: more than {limit:,} characters, the first {limit:,} shown]"
+    if len(text) > limit:
+        return f"{text[:limit]}\n[truncated: {len(text):,} characters in all, the first {limit:,} shown]"
+    return text
+
+
+class _Budget:
+    """Copy a result's lists, dicts and iterators only as far as ``limit`` characters of JSON
+    can reach (every item takes at least one): an endless iterator is never drained."""
+
+    MAX_DEPTH = 100
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.exhausted = False
+
+    def take(self, value: Any, depth: int = 0) -> Any:
         if isinstance(value, str):
-            text = value
+            self.left -= len(value) + 2
+        elif isinstance(value, dict) and depth < self.MAX_DEPTH:
+            taken = {}
+            for key, item in value.items():
+                self.left -= len(str(key)) + 4
+                if self._spent():
+                    break
+                taken[key] = self.take(item, depth + 1)
+            return taken
+        elif isinstance(value, (list, tuple, set, frozenset, range, Iterator)) and depth < self.MAX_DEPTH:
+            items = []
+            self.left -= 1
+            for item in value:
+                if self._spent():
+                    break
+                items.append(self.take(item, depth + 1))
+                self.left -= 1
+            return items
         else:
-            try:
-                text = pydantic_core.to_json(value).decode()
-            except Exception:  # pydantic_core raises its own error types for odd objects
-                text = repr(value)
-        limit = self.max_result_chars
-        if len(text) > limit:
-            text = f"{text[:limit]}\n[truncated: {len(text):,} characters in all, the first {limit:,} shown]"
-        return text
+            self.left -= 1
+        self._spent()
+        return value
+
+    def _spent(self) -> bool:
+        self.exhausted = self.exhausted or self.left < 0
+        return self.exhausted
 
 
 def _call(spec: ToolSpec, values: dict[str, Any]) -> Any:
@@ -111,14 +186,35 @@ def _call(spec: ToolSpec, values: dict[str, Any]) -> Any:
 
 
 def _await(awaitable: Any) -> Any:
-    """Run a coroutine to its end, also inside the kernel's own running event loop."""
+    """Run a coroutine to its end in an event loop of its own, on a worker thread (the kernel's
+    own loop is busy running this cell). The first interrupt cancels it and ends the wait."""
+    started: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]]
+    started, finished = concurrent.futures.Future(), concurrent.futures.Future()
+
+    async def main() -> Any:
+        task = asyncio.ensure_future(awaitable)
+        started.set_result((asyncio.get_running_loop(), task))
+        return await task
+
+    def work() -> None:
+        try:
+            finished.set_result(asyncio.run(main()))
+        except BaseException as exc:  # handed to the waiting thread, which raises it
+            finished.set_exception(exc)
+
+    worker = threading.Thread(target=work, name="ollama_nb async tool", daemon=True)
+    worker.start()
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(_wrap(awaitable))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, _wrap(awaitable)).result()
-
-
-async def _wrap(awaitable: Any) -> Any:
-    return await awaitable
+        while True:  # a timeout lets the main thread notice an interrupt (also from interrupt_main)
+            try:
+                return finished.result(timeout=0.05)
+            except concurrent.futures.TimeoutError:
+                continue
+    except KeyboardInterrupt:
+        try:
+            loop, task = started.result(timeout=CANCEL_GRACE_S)
+            loop.call_soon_threadsafe(task.cancel)
+        except (concurrent.futures.TimeoutError, RuntimeError):  # it never started, or is over already
+            pass
+        worker.join(CANCEL_GRACE_S)  # a coroutine that ignores cancellation is left behind
+        raise

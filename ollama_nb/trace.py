@@ -1,10 +1,17 @@
-"""What happened inside one ``%%ollama`` cell: model turns and tool round-trips, as plain data."""
+"""What happened inside one ``%%ollama`` cell, as plain data: one ordered list of typed entries.
+
+An entry is a model turn, a tool round-trip or a notice; each has a ``kind`` tag, so a saved
+trace reads back with one validated union (:mod:`ollama_nb.reply`). A new kind of entry is a
+dataclass here, a member of :data:`Entry`, and a renderer in :mod:`ollama_nb.render`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypeVar
+
+import pydantic
 
 from .stream import Metrics
 
@@ -19,12 +26,14 @@ class ToolRound:
     arguments: Any  # as the model sent them
     position: int  # the call's place in its turn (models may send index 0 for every call)
     turn: int  # the model turn that asked for it
+    id: str = ""  # the server's call id, sent back as tool_call_id
     coerced: dict[str, Any] | None = None  # after validation, as the function received them
     result: str | None = None  # the text sent back to the model
     error: str | None = None
     status: Status = "pending"
     started_s: float = 0.0
     duration_s: float = 0.0
+    kind: Literal["round"] = "round"
 
     @property
     def ok(self) -> bool:
@@ -43,18 +52,52 @@ class ModelTurn:
     done_reason: str = ""
     tool_calls: int = 0
     error: str | None = None
+    first_token_s: float | None = None  # seconds from the request to the first streamed piece
+    kind: Literal["turn"] = "turn"
+
+
+@dataclass
+class Notice:
+    """Something the user should know that is not the model's words (a limit reached, a turn dropped)."""
+
+    text: str
+    started_s: float = 0.0
+    level: Literal["info", "warning"] = "info"
+    kind: Literal["notice"] = "notice"
+
+
+Entry = Annotated[ModelTurn | ToolRound | Notice, pydantic.Field(discriminator="kind")]
+E = TypeVar("E", ModelTurn, ToolRound, Notice)
 
 
 @dataclass
 class Trace:
-    """A cell's record. Iterating it gives the tool round-trips, in order."""
+    """A cell's record, in the order things happened. Iterating it gives the tool round-trips."""
 
     model: str
     prompt: str = ""
     system: str = ""
     started_at: str = ""  # ISO 8601, wall clock
-    turns: list[ModelTurn] = field(default_factory=list)
-    rounds: list[ToolRound] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+
+    def add(self, entry: E) -> E:
+        self.entries.append(entry)
+        return entry
+
+    def of(self, kind: type[E]) -> list[E]:
+        return [e for e in self.entries if isinstance(e, kind)]
+
+    @property
+    def turns(self) -> list[ModelTurn]:
+        return self.of(ModelTurn)
+
+    @property
+    def rounds(self) -> list[ToolRound]:
+        return self.of(ToolRound)
+
+    @property
+    def notices(self) -> list[Notice]:
+        return self.of(Notice)
 
     def __iter__(self) -> Iterator[ToolRound]:
         return iter(self.rounds)
@@ -67,23 +110,5 @@ class Trace:
 
     @property
     def duration_s(self) -> float:
-        ends = [t.started_s + t.duration_s for t in self.turns] + [
-            r.started_s + r.duration_s for r in self.rounds
-        ]
+        ends = [e.started_s + e.duration_s for e in self.entries if not isinstance(e, Notice)]
         return max(ends, default=0.0)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for turn, source in zip(data["turns"], self.turns, strict=True):
-            turn["metrics"] = source.metrics.to_dict() if source.metrics else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Trace:
-        turns = [
-            ModelTurn(**{**t, "metrics": Metrics.from_dict(t["metrics"]) if t.get("metrics") else None})
-            for t in data.get("turns", [])
-        ]
-        rounds = [ToolRound(**r) for r in data.get("rounds", [])]
-        scalars = {k: data.get(k, "") for k in ("model", "prompt", "system", "started_at")}
-        return cls(**scalars, turns=turns, rounds=rounds)

@@ -19,12 +19,13 @@ import ipywidgets as widgets
 from IPython.display import HTML, display
 
 from . import render
-from .loop import Observer
 from .markdown import BlockSplitter, to_html
 from .reply import Reply
 from .stream import Done, Event, TextDelta, ThinkingDelta
 from .trace import ModelTurn, ToolRound
+from .viewbase import NullView
 
+Observer = NullView  # no-op defaults for the hooks a view does not need
 DEFAULT_INTERVAL = 0.1  # seconds between redraws: ~10 per second, whatever the token rate
 
 
@@ -235,16 +236,6 @@ def widgets_available() -> bool:
     """True in a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab, nbclient); False in a
     terminal IPython or a plain interpreter."""
     return _kernel() is not None
-
-
-class NullView(Observer):
-    """Shows nothing: for scripts and tests that only want the reply."""
-
-    def show(self) -> None:
-        pass
-
-    def finish(self, reply: Reply) -> None:
-        pass
 
 
 def _close(widget: widgets.Widget) -> None:

@@ -16,25 +16,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import ollama
 from jupyter_client.manager import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ollama_nb import loop, transport
+from ollama_nb import api, loop
 from ollama_nb.markdown import to_html
 from ollama_nb.standin import StandInServer, Turn
 from ollama_nb.tools import Toolbox
-from ollama_nb.view import NullView
+from ollama_nb.viewbase import NullView
 
 DISPLAY_TYPES = {"display_data", "update_display_data", "comm_msg", "comm_open", "stream", "clear_output"}
 
 KERNEL_SETUP = r"""
-import time, json, ollama, ipywidgets as widgets
+import time, json, ollama, ollama_nb, ipywidgets as widgets
 from IPython.display import display
-from ollama_nb import loop, transport
+from ollama_nb import api, loop
 from ollama_nb.markdown import to_html
 from ollama_nb.stream import TextDelta
 get_ipython().run_line_magic("load_ext", "ollama_nb")
-HOST = transport.resolve_host()
+HOST = api.connect().host
 
 def plain_loop():
     t = time.perf_counter()
@@ -47,7 +48,7 @@ def magic():
     get_ipython().run_cell_magic("ollama", "-m llama3.2", "go")
     return time.perf_counter() - t
 
-class NaiveView(loop.Observer):
+class NaiveView(ollama_nb.NullView):
     "The pattern to beat: re-render the whole markdown on every chunk."
     def __init__(self):
         self.text, self.html = "", widgets.HTML()
@@ -60,7 +61,7 @@ class NaiveView(loop.Observer):
 def naive():
     t = time.perf_counter()
     request = loop.Request("llama3.2", [{"role": "user", "content": "go"}])
-    loop.run(transport.client_for(), request, observer=NaiveView())
+    loop.run(api.connect(), request, view=NaiveView())
     return time.perf_counter() - t
 """
 
@@ -167,7 +168,8 @@ def noop(x: int) -> int:
 def tool_overhead(server: StandInServer, rounds: int = 200) -> tuple[float, float]:
     """Median gap between the end of one answer and the next request: ours vs a hand-written loop."""
     call = lambda i: Turn(tool_calls=[{"name": "noop", "arguments": {"x": i}}])  # noqa: E731
-    client = transport.client_for(server.url)
+    backend = api.connect(server.url)
+    client = ollama.Client(server.url)  # the reference: the tutorial's loop on the official client
 
     def gaps(start: int) -> list[float]:
         log = [r for r in server.state.requests[start:] if r.path == "/api/chat"]
@@ -175,8 +177,8 @@ def tool_overhead(server: StandInServer, rounds: int = 200) -> tuple[float, floa
 
     start = len(server.state.requests)
     server.push(*[call(i) for i in range(rounds)], Turn(content="done"))
-    reply = loop.run(client, loop.Request("llama3.2", [{"role": "user", "content": "go"}]),
-                     toolbox=Toolbox([noop]), observer=NullView(), max_rounds=rounds + 1)  # fmt: skip
+    reply = loop.run(backend, loop.Request("llama3.2", [{"role": "user", "content": "go"}]),
+                     toolbox=Toolbox([noop]), view=NullView(), max_rounds=rounds + 1)  # fmt: skip
     ours = [g - r.duration_s for g, r in zip(gaps(start), reply.trace.rounds, strict=False)]
 
     start = len(server.state.requests)

@@ -16,6 +16,10 @@ from nbclient import NotebookClient
 from ollama_nb import api
 from ollama_nb.standin import StandInServer, Turn
 
+from .real import real_host, unavailable
+
+__all__ = ["real_host"]  # the session's real Ollama, for the tests marked `real`
+
 
 def quick(request: dict[str, Any], thinks: bool) -> Turn:
     """Answer anything at once when a test has not scripted the turn."""
@@ -50,6 +54,12 @@ def chat_requests(server: StandInServer) -> list[dict[str, Any]]:
     return server.state.chats()
 
 
+def interrupt_after(seconds: float, marker: str) -> Any:
+    """nbclient's ``timeout_func``: interrupt the cell containing ``marker`` after ``seconds``,
+    give the others a minute (starting a kernel on a busy machine takes a few seconds)."""
+    return lambda cell: seconds if marker in cell.source else 60
+
+
 def execute_notebook(cells: list[str], server: StandInServer, *, allow_errors: bool = False,
                      timeout: int = 60, **kwargs: Any) -> nbformat.NotebookNode:  # fmt: skip
     """Run code cells in a real kernel (nbclient), with OLLAMA_HOST pointing at the stand-in."""
@@ -66,3 +76,24 @@ def execute_notebook(cells: list[str], server: StandInServer, *, allow_errors: b
         else:
             os.environ["OLLAMA_HOST"] = saved
     return nb
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave the real-server tests out, with one line, where no real Ollama can be had."""
+    real = [item for item in items if item.get_closest_marker("real")]
+    reason = unavailable() if real else None
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        raise pytest.UsageError(f"CI=true runs the real-server tests, but {reason}")
+    config.hook.pytest_deselected(items=real)
+    items[:] = [item for item in items if not item.get_closest_marker("real")]
+    config.stash[_SKIPPED] = f"{len(real)} real-server tests skipped: {reason}"
+
+
+_SKIPPED = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if line := config.stash.get(_SKIPPED, None):
+        terminalreporter.write_line(line, yellow=True)

@@ -13,7 +13,7 @@ from ollama_nb import api
 from ollama_nb.conversation import Conversation
 from ollama_nb.standin import Turn
 
-from .conftest import execute_notebook, run_cell
+from .conftest import chat_requests, execute_notebook, run_cell
 
 
 @pytest.fixture(autouse=True)
@@ -190,3 +190,10 @@ def test_terminal_ipython_streams_plain_text(server):
     assert "[thinking] Brief thought." in done.stdout and "Plain answer for the terminal." in done.stdout
     assert "qwen3 · " in done.stdout and "tokens/s" in done.stdout
     assert "widget" not in done.stdout.lower() and "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_conversation_remembers_its_model(ip, server):
+    run_cell(ip, "%%ollama -m qwen3 --chat remembers\nMy name is Ada.")
+    result = run_cell(ip, "%%ollama --chat remembers\nWhat is my name?")  # no -m: the conversation's model
+    assert result.success
+    assert [r["model"] for r in chat_requests(server)][-2:] == ["qwen3", "qwen3"]

@@ -7,7 +7,7 @@ import json
 from ollama_nb.render import MIME
 from ollama_nb.standin import Turn
 
-from .conftest import execute_notebook
+from .conftest import execute_notebook, interrupt_after
 
 ANSWER = (
     "Here is **bold**, and <script>alert('x')</script> <img src=x onerror=alert(1)>.\n\n"
@@ -70,7 +70,7 @@ def test_interrupting_the_kernel_keeps_the_partial_answer(server):
     nb = execute_notebook(
         ["%load_ext ollama_nb", "%%ollama -m llama3.2\nramble", "%%ollama -m llama3.2\nagain",
          "print(_ollama.content)"],
-        server, allow_errors=True, timeout=3, interrupt_on_timeout=True,
+        server, allow_errors=True, timeout_func=interrupt_after(3, "ramble"), interrupt_on_timeout=True,
     )  # fmt: skip
     interrupted = nb.cells[1].outputs
     assert [o["ename"] for o in interrupted if o["output_type"] == "error"] == ["Interrupted"]

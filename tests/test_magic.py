@@ -12,7 +12,7 @@ from IPython.core.error import UsageError
 from ollama_nb import api, errors
 from ollama_nb.standin import Model, StandInServer, Turn
 
-from .conftest import quick, run_cell
+from .conftest import chat_requests, quick, run_cell
 
 
 def test_answer_streams_and_reply_is_bound(ip, server, capsys):
@@ -106,7 +106,9 @@ def test_default_model_from_use(ip, server, capsys):
         ("%%ollama\nhi", "no model"),
         ("%%ollama -m llama3.2 --bogus\nhi", "unrecognized arguments: --bogus"),
         ("%%ollama -m llama3.2 -o num_ctx\nhi", "KEY=VALUE"),
-        ("%%ollama -m llama3.2 -o num_ctxx=4\nhi", "unknown option 'num_ctxx'"),
+        ("%%ollama -m llama3.2 -o temperature=hot\nhi", "option 'temperature' takes a number"),
+        ("%%ollama -m llama3.2 -o 'stop=[1]'\nhi", "option 'stop' takes a list of strings"),
+        ("%%ollama -m llama3.2 -o num_predict=1.5\nhi", "option 'num_predict' takes a whole number"),
         ("%%ollama -m llama3.2 -o num_ctx=lots\nhi", "option 'num_ctx'"),
         ("%%ollama -m llama3.2\n   \n", "the prompt is empty"),
         ("%%ollama -m llama3.2 --out 1x\nhi", "--out takes a variable name"),
@@ -230,3 +232,13 @@ def test_text_held_back_for_a_think_tag_is_kept_when_the_stream_breaks(ip, serve
     server.push(Turn(content=["Less than ", "<"], error_after=2, error="gone"))
     run_cell(ip, "%%ollama -m llama3.2\ncompare")
     assert ip.user_ns["_ollama"].content == "Less than <"
+
+
+def test_options_newer_than_the_client_are_sent_typed_and_unknown_ones_with_a_notice(ip, server, capsys):
+    run_cell(ip, "%%ollama -m llama3.2 -o min_p=0.05 -o draft_num_predict=4 -o num_ctx=4096.0 -o stop=END "
+                 "-o brand_new=7\nhi")  # fmt: skip
+    sent = chat_requests(server)[-1]["options"]
+    assert sent == {"min_p": 0.05, "draft_num_predict": 4, "num_ctx": 4096, "stop": ["END"], "brand_new": 7}
+    assert type(sent["num_ctx"]) is int
+    out = capsys.readouterr().out
+    assert "'brand_new' is not one ollama_nb knows" in out and "min_p" not in out

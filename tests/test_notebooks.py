@@ -146,7 +146,7 @@ def test_streaming_notebook_answers_fit_their_prompts(executed):
 @recorded_only
 def test_tools_notebook_runs_the_tools(executed):
     nb = executed("02_tools.ipynb")
-    rounds = [r for a in replies(nb) for r in a["trace"]["rounds"]]
+    rounds = [e for a in replies(nb) for e in a["trace"]["entries"] if e["kind"] == "round"]
     assert [(r["name"], r["result"]) for r in rounds][:2] == [
         ("add_two_numbers", "4"), ("get_current_weather", "11 degrees celsius in Toronto")]  # fmt: skip
     (failed,) = [r for r in rounds if r["name"] == "divide"]

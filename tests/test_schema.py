@@ -7,10 +7,9 @@ import socket
 import threading
 from pathlib import Path
 
-import ollama
 import pytest
 
-from ollama_nb import transport
+from ollama_nb import api
 from ollama_nb.schema import ArgumentError, SchemaError, build, tool_spec
 
 from . import schema_corpus as corpus
@@ -127,7 +126,7 @@ def test_the_schema_reaches_the_server_whole(server):
         "tools": tools,
         "stream": False,
     }
-    list(transport.chat(ollama.Client(server.url), body))
+    list(api.connect(server.url).chat(body))
     assert server.state.chats()[0]["tools"] == tools
 
 

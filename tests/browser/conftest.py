@@ -97,14 +97,23 @@ def fresh_script(model_server: StandInServer) -> None:
     model_server.state.script.clear()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    report = yield
+    item.failed = getattr(item, "failed", False) or report.failed  # type: ignore[attr-defined]
+    return report
+
+
 @pytest.fixture
-def page(browser) -> Iterator[object]:
+def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.dialogs = dialogs
     yield page
+    if getattr(request.node, "failed", False):  # what the page showed when the test failed
+        shot(page, f"failed-{request.node.name}")
     context.close()
 
 

@@ -1,0 +1,124 @@
+"""The seam between ollama_nb and a model server: what the loop and the front ends may ask of it.
+
+Chat chunks come through as raw JSON dicts, so that fields a client library's typed models drop
+(tool-call ids, logprobs, new done-line fields) reach the trace. Failures come out already
+translated into :mod:`ollama_nb.errors`. :mod:`ollama_nb.ollama_backend` is the one implementation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .errors import Interrupted, StreamBroken
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model the server has; ``capabilities`` is None when the server does not say."""
+
+    name: str
+    size: int = 0
+    family: str = ""
+    parameter_size: str = ""
+    quantization: str = ""
+    capabilities: frozenset[str] | None = None
+    context_length: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+class Backend(Protocol):
+    """A model server. Every method raises :class:`~ollama_nb.errors.OllamaNbError` subclasses."""
+
+    @property
+    def host(self) -> str:
+        """The address it talks to, as a user would write it (for messages)."""
+        ...
+
+    def chat(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        """POST the chat body; yield raw chunks (one when ``stream`` is false). Closing the
+        iterator closes the connection; setting ``cancel`` ends it with :class:`Interrupted`."""
+        ...
+
+    def models(self, cancel: threading.Event | None = None) -> list[ModelInfo]:
+        """The models the server has, with capabilities when it can say."""
+        ...
+
+    def show(self, model: str) -> dict[str, Any]:
+        """Everything the server says about one model (template, capabilities, model_info...)."""
+        ...
+
+    def capabilities(self, model: str) -> frozenset[str] | None:
+        """What the model can do (tools, thinking, vision...); None when the server cannot say."""
+        ...
+
+    def running(self) -> list[dict[str, Any]]:
+        """The loaded models (``/api/ps``)."""
+        ...
+
+    def version(self) -> str:
+        """The server's version string."""
+        ...
+
+
+def pumped(
+    produce: Callable[[], Iterator[Any]],
+    *,
+    close: Callable[[], None],
+    cancel: threading.Event | None = None,
+    idle_timeout: float | None = None,
+    host: str = "",
+) -> Iterator[Any]:
+    """Run a blocking iterator in a worker thread and yield its items here, so that every wait
+    (for the first chunk, between chunks) can end: a kernel interrupt, ``cancel`` being set
+    (a Stop button in another thread) or ``idle_timeout`` seconds of silence. ``close`` is
+    called to abandon the blocked worker."""
+    items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+
+    def work() -> None:
+        try:
+            for item in produce():
+                items.put(("item", item))
+            items.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which decides
+            items.put(("error", exc))
+
+    worker = threading.Thread(target=work, name="ollama_nb-stream", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        last = time.monotonic()
+        while True:
+            try:
+                kind, value = items.get(timeout=0.1)
+            except KeyboardInterrupt:
+                raise Interrupted(f"stopped waiting for {host or 'the server'}.") from None
+            except queue.Empty:
+                if cancel is not None and cancel.is_set():
+                    raise Interrupted("stopped") from None
+                if idle_timeout is not None and time.monotonic() - last > idle_timeout:
+                    raise StreamBroken(
+                        f"{host or 'The server'} sent nothing for {idle_timeout:g} s: gave up waiting "
+                        "(set a longer read timeout with %ollama config timeout=SECONDS)."
+                    ) from None
+                continue
+            if kind == "item":
+                last = time.monotonic()
+                yield value
+                if cancel is not None and cancel.is_set():
+                    raise Interrupted("stopped")
+            elif kind == "end":
+                finished = True
+                return
+            else:
+                finished = True
+                raise value
+    finally:
+        if not finished:
+            with contextlib.suppress(Exception):  # the worker is abandoned either way
+                close()

@@ -1,0 +1,326 @@
+"""The Ollama backend: the only module that imports the official ``ollama`` client.
+
+It uses the client's own HTTP client (its headers, host handling and connection pool), but reads
+the chat stream as raw JSON lines rather than through the client's typed models, which drop
+tool-call ids, ``index``, logprobs and schema keywords of tools. Those private parts
+(``Client._client``) are touched here and nowhere else; ``ollama`` is pinned below 0.7.
+
+Hosts are read as Ollama itself reads ``OLLAMA_HOST`` (see :func:`endpoint`), credentials go
+only to the host they belong to, a loopback server is reached without proxies, and every wait can
+be ended by an interrupt or a Stop button (:func:`ollama_nb.backend.pumped`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .backend import ModelInfo, pumped
+from .errors import (
+    AuthError,
+    Interrupted,
+    ModelNotFound,
+    NotOllama,
+    OllamaNbError,
+    ServerError,
+    ServerUnreachable,
+    StreamBroken,
+)
+
+if TYPE_CHECKING:
+    import ollama
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+_PROXY_VARIABLES = ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+CONNECT_TIMEOUT = 5.0  # seconds: a host that does not answer fails fast; reading has no limit
+CLOUD = "ollama.com"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to send requests: ``url`` without credentials, and the basic auth taken out of it."""
+
+    url: str
+    auth: tuple[str, str] | None = None
+
+    @property
+    def hostname(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def loopback(self) -> bool:
+        name = self.hostname
+        if name == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(name).is_loopback
+        except ValueError:
+            return False
+
+    @property
+    def cloud(self) -> bool:
+        return self.hostname == CLOUD or self.hostname.endswith("." + CLOUD)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def endpoint(host: str | None = None) -> Endpoint:
+    """``--host``, else ``OLLAMA_HOST`` read now, else the default; in the forms Ollama accepts:
+    ``:5000``, ``host``, ``host:port``, ``[::1]:port``, ``0.0.0.0`` (a bind address: this
+    machine's loopback), a bare ``ollama.com`` (https), ``user:pass@host`` (basic auth)."""
+    text = (host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST).strip()
+    if "://" not in text:
+        bare = text.split("@")[-1].split("/")[0]
+        text = ("https://" if bare in (CLOUD, CLOUD + ":443") else "http://") + text
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ServerUnreachable(
+            f"{host or text!r} is not an address Ollama can be at: use http:// or https://"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ServerUnreachable(f"{text!r} has no valid port (1-65535).") from None
+    name = parts.hostname or "127.0.0.1"
+    if name in ("0.0.0.0", "::"):
+        name = "127.0.0.1" if name == "0.0.0.0" else "::1"
+    if port is None:
+        explicit_scheme = "://" in (host or os.environ.get("OLLAMA_HOST") or "")
+        port = {"http": 80, "https": 443}[scheme] if explicit_scheme or name == CLOUD else 11434
+    shown = f"[{name}]" if ":" in name else name
+    path = parts.path.rstrip("/")
+    auth = (parts.username or "", parts.password or "") if parts.username else None
+    return Endpoint(f"{scheme}://{shown}:{port}{path}", auth)
+
+
+def _ollama_module() -> Any:
+    """``import ollama``, which builds a default client at import time: with a proxy setting
+    httpx cannot use (``socks5h://`` without its extra) that raises ImportError. The module is
+    then imported with the proxy variables hidden for that moment; clients made later read them
+    again and say what is wrong in one line."""
+    if "ollama" in sys.modules:
+        return sys.modules["ollama"]
+    try:
+        import ollama
+    except ImportError:
+        hidden = {k: os.environ.pop(k) for k in _PROXY_VARIABLES if k in os.environ}
+        try:
+            import ollama
+        finally:
+            os.environ.update(hidden)
+    return ollama
+
+
+_clients: dict[tuple[Endpoint, str | None], ollama.Client] = {}
+_capabilities: dict[tuple[str, str], frozenset[str] | None] = {}  # asked once per host and model
+_lock = threading.Lock()
+
+
+def _client(where: Endpoint, api_key: str | None) -> ollama.Client:
+    """One client per endpoint and credentials, reused across cells (warm connections)."""
+    key = (where, api_key)
+    with _lock:
+        if key not in _clients:
+            try:
+                client = _ollama_module().Client(
+                    host=where.url,
+                    timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT),
+                    auth=where.auth,
+                    trust_env=not where.loopback,  # a proxy is never right for this machine's own server
+                )
+            except ImportError as exc:  # e.g. a socks5h:// proxy without httpx's socks extra
+                raise OllamaNbError(
+                    f"The proxy settings cannot be used to reach {where}: {str(exc).rstrip('.')}. "
+                    "Install what it names, or unset HTTP_PROXY / HTTPS_PROXY / ALL_PROXY."
+                ) from None
+            headers = client._client.headers
+            headers.pop("authorization", None)  # the client sends OLLAMA_API_KEY to every host
+            if api_key:
+                headers["authorization"] = f"Bearer {api_key}"
+            _clients[key] = client
+        return _clients[key]
+
+
+class OllamaBackend:
+    """An Ollama server at one address; see :class:`ollama_nb.backend.Backend`."""
+
+    def __init__(self, host: str | None = None, *, api_key: str | None = None,
+                 read_timeout: float | None = None) -> None:  # fmt: skip
+        """``api_key``: sent to any host; without it ``OLLAMA_API_KEY`` (read now) goes only to
+        ollama.com. ``read_timeout``: seconds of silence before a stream is given up (None: wait)."""
+        self.where = endpoint(host)
+        key = api_key or (os.environ.get("OLLAMA_API_KEY") if self.where.cloud else None)
+        self.client = _client(self.where, key or None)
+        self.read_timeout = read_timeout
+
+    @property
+    def host(self) -> str:
+        return self.where.url
+
+    # -- chat ---------------------------------------------------------------------------------
+    def chat(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        opened: list[httpx.Response] = []
+
+        def produce() -> Iterator[dict[str, Any]]:
+            with self.client._client.stream("POST", "/api/chat", json=body) as response:
+                opened.append(response)
+                self._check(response, body.get("model", ""))
+                if not body.get("stream", True):
+                    yield self._json(response.read().decode("utf-8", "replace"))
+                    return
+                for line in response.iter_lines():
+                    if line.strip():
+                        yield self._json(line)
+
+        def close() -> None:
+            for response in opened:
+                response.close()
+
+        return _translated(pumped(produce, close=close, cancel=cancel, idle_timeout=self.read_timeout,
+                                  host=self.host), self)  # fmt: skip
+
+    def _json(self, line: str) -> dict[str, Any]:
+        try:
+            chunk = json.loads(line)
+        except json.JSONDecodeError:
+            raise NotOllama(
+                f"{_what(line)} came from {self.host} instead of Ollama's JSON: is that Ollama?"
+            ) from None
+        if not isinstance(chunk, dict):
+            raise NotOllama(
+                f"{self.host} sent a chunk that is not a JSON object ({_clip(line)}): is that Ollama?"
+            )
+        if "error" in chunk and not chunk.get("message"):
+            raise StreamBroken(f"The server stopped with an error mid-answer: {chunk['error']}")
+        return chunk
+
+    def _check(self, response: httpx.Response, model: str = "") -> None:
+        if response.status_code < 400:
+            return
+        text = response.read().decode("utf-8", "replace")
+        try:
+            message = json.loads(text).get("error") or text
+        except (json.JSONDecodeError, AttributeError):
+            raise NotOllama(
+                f"{_what(text)} came from {self.host} (HTTP {response.status_code}) instead of "
+                "Ollama's answer: is that Ollama?"
+            ) from None
+        raise _refusal(response.status_code, str(message), model, self)
+
+    # -- models -------------------------------------------------------------------------------
+    def _get(self, method: str, path: str, model: str = "", **kwargs: Any) -> Any:
+        try:
+            response = self.client._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self) from None
+        except KeyboardInterrupt:
+            raise Interrupted(f"stopped waiting for {self.host}.") from None
+        self._check(response, model)
+        try:
+            return response.json()
+        except json.JSONDecodeError:
+            raise NotOllama(f"{_what(response.text)} came from {self.host}: is that Ollama?") from None
+
+    def models(self, cancel: threading.Event | None = None) -> list[ModelInfo]:
+        def produce() -> Iterator[list[ModelInfo]]:
+            yield [self._model(entry) for entry in self._get("GET", "/api/tags").get("models") or []]
+
+        return next(iter(pumped(produce, close=lambda: None, cancel=cancel, host=self.host)), [])
+
+    def _model(self, entry: dict[str, Any]) -> ModelInfo:
+        name = entry.get("model") or entry.get("name") or ""
+        details = entry.get("details") or {}
+        found = entry.get("capabilities")
+        capabilities = frozenset(found) if found is not None else self.capabilities(name)
+        return ModelInfo(name=name, size=int(entry.get("size") or 0), family=details.get("family") or "",
+                         parameter_size=details.get("parameter_size") or "",
+                         quantization=details.get("quantization_level") or "", capabilities=capabilities,
+                         context_length=entry.get("context_length"), extra=entry)  # fmt: skip
+
+    def model_names(self) -> list[str]:
+        return [m["model"] for m in self._get("GET", "/api/tags").get("models") or [] if m.get("model")]
+
+    def show(self, model: str) -> dict[str, Any]:
+        return dict(self._get("POST", "/api/show", model, json={"model": model}))
+
+    def capabilities(self, model: str) -> frozenset[str] | None:
+        key = (self.host, model)
+        if key not in _capabilities:
+            try:
+                found = self.show(model).get("capabilities")
+            except OllamaNbError:  # the chat request that follows reports any real problem
+                return None
+            _capabilities[key] = frozenset(found) if found else None
+        return _capabilities[key]
+
+    def running(self) -> list[dict[str, Any]]:
+        return list(self._get("GET", "/api/ps").get("models") or [])
+
+    def version(self) -> str:
+        return str(self._get("GET", "/api/version").get("version", ""))
+
+
+def _translated(chunks: Iterator[dict[str, Any]], backend: OllamaBackend) -> Iterator[dict[str, Any]]:
+    try:
+        yield from chunks
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, backend) from None
+    except ImportError as exc:  # a proxy scheme httpx cannot use, found on first connect
+        raise OllamaNbError(f"The proxy settings cannot be used to reach {backend.host}: {exc}") from None
+
+
+def _transport_error(exc: httpx.HTTPError, backend: OllamaBackend) -> OllamaNbError:
+    host = backend.host
+    if isinstance(exc, httpx.ConnectTimeout):
+        return ServerUnreachable(f"{host} did not answer within {CONNECT_TIMEOUT:g} s. Is the address right?")
+    if isinstance(exc, (httpx.ConnectError, httpx.UnsupportedProtocol)):
+        return ServerUnreachable(
+            f"Could not reach Ollama at {host}. Start it with `ollama serve`, "
+            "or point --host or OLLAMA_HOST at a running server."
+        )
+    if isinstance(exc, httpx.ProxyError):
+        return ServerUnreachable(
+            f"The proxy refused the way to {host} ({exc}): check HTTP(S)_PROXY / NO_PROXY."
+        )
+    return StreamBroken(f"The connection to {host} dropped mid-answer ({exc or type(exc).__name__}).")
+
+
+def _refusal(status: int, message: str, model: str, backend: OllamaBackend) -> OllamaNbError:
+    if status in (401, 403):
+        return AuthError(
+            f"{backend.host} refused the credentials ({status}: {message}). Sign in with `ollama signin`, "
+            "or set OLLAMA_API_KEY (for another host than ollama.com, pass --api-key)."
+        )
+    if status == 404 and "not found" in message:
+        name = model or "that model"
+        try:
+            available = ", ".join(backend.model_names()) or "none"
+        except OllamaNbError:  # the listing is a courtesy: the 404 is the message
+            available = "(could not list them)"
+        return ModelNotFound(
+            f"Model '{name}' is not on {backend.host}. Get it with `ollama pull {name}`. Models there: {available}."
+        )
+    return ServerError(f"Ollama said ({status}): {message}")
+
+
+def _what(text: str) -> str:
+    head = text.lstrip()[:200].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<body" in head:
+        return "An HTML page"
+    return f"Text that is not JSON ({_clip(text)})"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
