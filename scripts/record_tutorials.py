@@ -1,13 +1,16 @@
 """Record every tutorial prompt into notebooks/cassettes/, which `make lab` replays with no Ollama.
 
     python scripts/record_tutorials.py                      # `make cassettes`
-    python scripts/record_tutorials.py --real http://127.0.0.1:11500 --about "Ollama 0.24.0, SmolLM2-135M"
+    python scripts/record_tutorials.py --real http://127.0.0.1:11500 --about "what serves there"
 
 Each notebook runs top to bottom in a real kernel through the recording proxy. The prompts in
 REAL go to a real Ollama (``--real``); without it, to the recordings of them already in
 ``real.json``, replayed with their pacing, so re-recording needs no model. Everything else goes
 to the stand-in's demo model. REAL holds only prompts that 00 sends with plain httpx or the
 `ollama` client, so what ollama_nb sends can change without a real server to re-record them.
+real.json was recorded from the Ollama that scripts/real_ollama.py builds, with SmolLM2-135M-
+Instruct created as ``llama3.2`` from a Modelfile with that script's tools template plus
+``PARAMETER temperature 0`` (the same answer each time) and ``PARAMETER num_predict 90``.
 The tiny real model answers little else in a way that fits the tutorials' text (it cannot
 multiply, call tools or think), so those answers come from the demo model, and the notebooks
 say which is which.

@@ -111,6 +111,7 @@ def test_api_notebook_shows_the_raw_flow(executed):
     nb = executed("00_ollama_api.ipynb")
     raw = cell_text(nb, "import json")
     assert raw.count('"done":false') == 3 and raw.splitlines()[3] == "..." and '"done":true' in raw
+    assert '"done_reason":"length"' in raw  # the real server's recording (SmolLM2, capped at 90 tokens)
     assert "tokens/s" in text(nb)
     out = text(nb)
     assert "add_two_numbers({'a': 3, 'b': 1}) = 4" in out and "returned 4" in out
