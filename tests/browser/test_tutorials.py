@@ -170,6 +170,7 @@ def show_whole_notebook(page) -> None:
             """s => { const nb = document.querySelector(s);
                       const box = [nb, ...nb.querySelectorAll('.jp-WindowedPanel-outer')].reduce(
                           (a, b) => (b.scrollHeight > a.scrollHeight ? b : a));
+                      box.scrollTop = 0;
                       const cells = nb.querySelectorAll('.jp-Cell');
                       const end = cells[cells.length - 1].getBoundingClientRect().bottom + box.scrollTop;
                       return end + window.innerHeight - box.getBoundingClientRect().bottom; }""",
