@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import zipfile
@@ -94,3 +95,16 @@ def test_the_wheel_carries_the_tutorials_and_the_launcher_copies_them(tmp_path):
     assert copied.stdout.strip() == str(site / "ollama_nb" / "notebooks")  # not a checkout's folder
     assert sorted(p.name for p in (tmp_path / "work").glob("*.ipynb")) == tutorials
     assert (tmp_path / "work" / "cassettes" / "demo.json").exists()
+
+
+def test_a_busy_port_is_one_line_suggesting_another(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "ollama_nb.standin", "--port", str(port)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == (
+        f"Port {port} is in use (an Ollama already running?): pick another with --port, e.g. --port {port + 1}"
+    )
