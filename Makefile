@@ -40,6 +40,7 @@ real-ollama: $(STAMP)
 test: $(STAMP) browser node
 	$(PY) -m ruff check ollama_nb tests scripts
 	$(PY) -m ruff format --check ollama_nb tests scripts
+	$(PY) -m mypy
 	$(PY) scripts/check_notebooks.py
 	$(PY) scripts/real_ollama.py build --for-tests
 	$(PY) -m pytest

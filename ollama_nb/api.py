@@ -211,12 +211,14 @@ def encode_image(image: Any) -> str:
 
 
 def _make_view(display: Display, model: str) -> View:
+    """The view for code that asked for ``display`` (the magic and the chat box choose their own)."""
     if display == "none":
         return NullView()
-    from .view import PlainView, widgets_available
+    from .kernel import widgets_available
+    from .plain import PlainView
 
     if display == "plain" or (display == "auto" and not widgets_available()):
         return PlainView(model)
-    from .view import LiveView
+    from .view import CellView
 
-    return LiveView(model)
+    return CellView(model)

@@ -1,27 +1,59 @@
 """A chat box for a notebook: history, input, Send and Stop, a model picker, streaming replies.
 
-Replies run in a background thread, so the kernel stays free to handle the Stop button while
-an answer streams; Stop ends the reply between two chunks and keeps what arrived. Under the
-box, a plain output keeps the transcript, so a saved notebook shows the conversation without
-any widget state.
+Replies run one after another in a background thread, so the kernel stays free to handle the
+Stop button while an answer streams; messages sent meanwhile wait their turn in a queue. Stop
+ends the reply in flight and keeps what arrived. The text area is a small anywidget (Ctrl+Enter
+or Shift+Enter sends, Enter makes a new line: ipywidgets' Textarea has no key events), which
+also keeps the history scrolled to the newest message.
+
+Under the box, a plain HTML output keeps the title and the transcript, so a saved notebook shows
+the conversation without any widget state; while the box itself is alive, the stylesheet hides
+that copy.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import anywidget
 import ipywidgets as widgets
 import traitlets
 from IPython.display import HTML, display
 
 from . import api, render
 from .conversation import Conversation
-from .errors import Interrupted, OllamaNbError
+from .errors import Interrupted, OllamaNbError, ServerUnreachable
 from .markdown import to_html
+from .ollama_backend import endpoint
 from .reply import Reply
-from .view import LiveView
+from .view import BoxView
+
+
+class ChatInput(anywidget.AnyWidget):
+    """The box's text area; sends a ``{"type": "send", "text": ...}`` message on Ctrl/Shift+Enter.
+    It carries the stylesheet of the box and of the replies in it."""
+
+    _esm = Path(__file__).with_name("chatinput.js")
+    _css = render.stylesheet() + render.stylesheet("chat.css")
+    value = traitlets.Unicode("").tag(sync=True)
+    placeholder = traitlets.Unicode("").tag(sync=True)
+
+
+@dataclass
+class _Message:
+    """A message waiting for, or getting, its reply."""
+
+    prompt: str
+    model: str  # as picked when it was sent
+    view: BoxView
+    future: Future[Reply | None] = field(default_factory=Future)
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class ChatWidget(widgets.VBox):
@@ -30,7 +62,7 @@ class ChatWidget(widgets.VBox):
     """
 
     model = traitlets.Unicode(help="the model the next message goes to").tag(sync=False)
-    busy = traitlets.Bool(False, help="a reply is streaming").tag(sync=False)
+    busy = traitlets.Bool(False, help="a reply is streaming or waiting").tag(sync=False)
 
     def __init__(
         self,
@@ -45,37 +77,67 @@ class ChatWidget(widgets.VBox):
         self.tools, self.system, self.host = list(tools), system, host
         self.conversation = conversation or Conversation("chat widget")
         self.replies: list[Reply] = []
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.history = widgets.VBox(layout=widgets.Layout(max_height="480px", overflow="auto"))
+        self._queue: queue.Queue[_Message] = queue.Queue()
+        self._pending: list[_Message] = []  # sent or queued, not yet answered
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._sent = 0  # messages sent: each one's key in the conversation
+        self._no_tools: set[str] = set()  # models whose capabilities rule out the box's tools
+        self.history = widgets.VBox()
+        self.history.add_class("ollama-nb-history")
         self.picker = widgets.Dropdown(
-            options=self._models(model), description="Model", layout={"width": "280px"}
+            options=self._models(model), description="Model", layout={"width": "320px"}
         )
-        self.input = widgets.Textarea(placeholder="Ask something, then press Send", rows=2,
-                                      layout={"width": "100%"})  # fmt: skip
+        self.input = ChatInput(placeholder="Ask something (Ctrl+Enter sends)")
         self.send = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop = widgets.Button(description="Stop", icon="stop", disabled=True)
         self.send.on_click(lambda _: self.ask(self.input.value))
         self.stop.on_click(lambda _: self.cancel())
+        self.input.on_msg(self._on_input)
         self.picker.observe(lambda change: setattr(self, "model", change["new"] or ""), "value")
         super().__init__(
             [self.picker, self.history, self.input, widgets.HBox([self.send, self.stop])], **kwargs
         )
+        self.add_class("ollama-nb")
         self.add_class("ollama-nb-chat")
         self.model = self.picker.value or ""
         self._transcript: Any = None
 
-    def _models(self, wanted: str | None) -> list[str]:
-        """The server's models, the wanted one first (also when the server does not list it)."""
+    # -- the model picker -----------------------------------------------------------------------
+    def _models(self, wanted: str | None) -> list[tuple[str, str]]:
+        """The server's models as (label, name), the wanted one first (also when the server
+        does not list it); with tools, those that cannot use them are marked."""
         try:
-            names = [m.name for m in api.connect(self.host).models()]
+            found = api.connect(self.host).models()
         except Exception:  # no server yet: the first message will say so plainly
-            names = []
+            found = []
+        names = [m.name for m in found]
+        capabilities = {m.name: m.capabilities for m in found}
         wanted = wanted or api.defaults.model
         if wanted:
             match = next((n for n in names if n in (wanted, f"{wanted}:latest")), wanted)
             names = [match, *(n for n in names if n != match)]
-        return names
+        if self.tools and names:
+            for name in names:
+                known = capabilities.get(name)
+                if known is not None and "tools" not in known:
+                    self._no_tools.add(name)
+        return [(f"{n} (cannot use tools)" if n in self._no_tools else n, n) for n in names]
+
+    def _refusal(self, model: str) -> str | None:
+        """Why the box cannot send to ``model``, in the box's own words, or None."""
+        if not model:
+            return ("No model to ask: pick one in the Model list above. The list is empty when no "
+                    f"Ollama answered at {endpoint(self.host or api.defaults.host)}.")  # fmt: skip
+        if model in self._no_tools:
+            names = ", ".join(getattr(t, "__name__", "?") for t in self.tools)
+            return (f"{model} cannot use this box's tools ({names}): pick a model in the list "
+                    "that is not marked 'cannot use tools'.")  # fmt: skip
+        return None
+
+    # -- display ------------------------------------------------------------------------------
+    def __repr__(self) -> str:  # the text a front end without the widget shows
+        return f"ollama_nb chat box ({self.model or 'no model'}): the transcript is in the output below"
 
     def _ipython_display_(self) -> None:
         display(self._repr_mimebundle_(), raw=True)  # the widget itself...
@@ -83,55 +145,108 @@ class ChatWidget(widgets.VBox):
             HTML(self.transcript_html()), display_id=True
         )  # ...and what the file keeps
 
+    def transcript_html(self) -> str:
+        """The box's title and conversation as static HTML: what a notebook shows without
+        widget state (reopened, nbconvert, GitHub). While the box is alive it hides this copy."""
+        count = len(self.replies)
+        title = (f'<div class="ollama-nb-status">ollama_nb chat · {self.model or "no model"} · '
+                 f"{count} repl{'y' if count == 1 else 'ies'}</div>")  # fmt: skip
+        parts = "".join(_bubble(r.trace.prompt) + render.static_html(r, style=False) for r in self.replies)
+        return f'<div class="ollama-nb ollama-nb-transcript">{render.style_tag()}{title}{parts}</div>'
+
     @traitlets.observe("busy")
     def _busy_changed(self, change: dict[str, Any]) -> None:
-        self.send.disabled, self.stop.disabled = change["new"], not change["new"]
+        self.stop.disabled = not change["new"]
 
-    def ask(self, prompt: str, wait: bool = False) -> threading.Thread | None:
-        """Send ``prompt`` (as the Send button does); the reply streams in from a thread."""
-        if self.busy or not prompt.strip():
-            return None
+    # -- sending --------------------------------------------------------------------------------
+    def _on_input(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "send":
+            self.ask(str(content.get("text", "")))
+
+    def ask(self, prompt: str, wait: bool = False) -> Future[Reply | None]:
+        """Send ``prompt`` (as the Send button does). The reply streams in from a background
+        thread; a message sent while another is being answered waits its turn. Returns a future
+        of the :class:`Reply` (None if it was stopped before it was sent); ``wait`` waits for it."""
+        future: Future[Reply | None] = Future()
+        if not prompt.strip():
+            future.set_result(None)
+            return future
         self.input.value = ""
-        self.history.children = (*self.history.children, widgets.HTML(_bubble(prompt)))
-        view = LiveView(self.model, embedded=True)
-        self.history.children = (*self.history.children, view.root)
-        self._cancel.clear()
-        self.busy = True
-        self._thread = threading.Thread(target=self._reply, args=(prompt, view), daemon=True)
-        self._thread.start()
+        view = BoxView(self.model)
+        message = _Message(prompt, self.model, view, future)
+        with self._lock:
+            if self._pending:
+                view.queued()
+            self._pending.append(message)
+            self.busy = True
+        self.history.children = (*self.history.children, widgets.HTML(_bubble(prompt)), view.widget)
+        self.input.send({"type": "sent"})
+        self._queue.put(message)
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="ollama-nb-chat", daemon=True)
+            self._worker.start()
         if wait:
-            self._thread.join()
-        return self._thread
+            future.result()
+        return future
+
+    def _next(self) -> int:
+        self._sent += 1
+        return self._sent
 
     def cancel(self) -> None:
-        """Stop the reply in flight; what streamed so far stays."""
-        self._cancel.set()
+        """Stop the reply in flight (what streamed so far stays) and drop the queued ones."""
+        with self._lock:
+            stopped, self._pending = self._pending, []
+            self.busy = False
+        for message in stopped:
+            message.cancel.set()
+            message.view.stopped()
 
-    def _reply(self, prompt: str, view: LiveView) -> None:
+    def _work(self) -> None:
+        while True:
+            message = self._queue.get()
+            if message.cancel.is_set():  # stopped before its turn came
+                message.view.fail("Not sent: stopped before its turn.")
+                message.future.set_result(None)
+                continue
+            try:
+                message.future.set_result(self._answer(message))
+            except BaseException as exc:  # never let the thread die silently
+                message.future.set_exception(exc)
+            finally:
+                with self._lock:
+                    if message in self._pending:
+                        self._pending.remove(message)
+                    self.busy = bool(self._pending)
+
+    def _answer(self, message: _Message) -> Reply | None:
+        view = message.view
+        reply: Reply | None
+        if (refusal := self._refusal(message.model)) is not None:
+            view.fail(refusal)
+            return None
         try:
-            reply = api.chat(prompt, model=self.model, host=self.host, system=self.system, tools=self.tools,
-                             chat=self.conversation, cell=f"message {len(self.replies)}", view=view,
-                             cancel=self._cancel)  # fmt: skip
+            reply = api.chat(message.prompt, model=message.model, host=self.host, system=self.system,
+                             tools=self.tools, chat=self.conversation, cell=f"message {self._next()}",
+                             view=view, cancel=message.cancel)  # fmt: skip
+        except ServerUnreachable:  # said in the box's words: it has no --host option
+            host = endpoint(self.host or api.defaults.host)
+            view.fail(f"No Ollama answered at {host}. Start it with `ollama serve`, "
+                      "or give the box another address: ChatWidget(host=...).")  # fmt: skip
+            return None
         except (OllamaNbError, Interrupted) as exc:
             reply = getattr(exc, "reply", None)
-            if reply is None:  # refused before anything was sent (no model, a capability)
-                view.status.value = f'<span style="color:{render.ERROR_COLOUR}">✗ {exc}</span>'
-        finally:
-            self.busy = False
+            if reply is None:  # refused before anything was sent (a capability, an unknown model)
+                view.fail(str(exc))
+        except BaseException as exc:  # not the server's doing: a bug, a bad tool list; one line
+            reply = None
+            view.fail(f"{type(exc).__name__}: {exc}".splitlines()[0])
         if reply is not None:
             self.replies.append(reply)
             if self._transcript is not None:
                 self._transcript.update(HTML(self.transcript_html()))
-
-    def transcript_html(self) -> str:
-        """The conversation as static HTML: what a saved notebook shows without widget state."""
-        if not self.replies:
-            return f'<div style="{render.MUTED}">ollama_nb chat: no messages yet.</div>'
-        parts = "".join(_bubble(r.trace.prompt) + render.static_html(r) for r in self.replies)
-        return (f'<details class="ollama-nb-transcript"><summary style="{render.MUTED}">Chat transcript '
-                f"({len(self.replies)} repl{'y' if len(self.replies) == 1 else 'ies'})</summary>{parts}</details>")  # fmt: skip
+        return reply
 
 
 def _bubble(text: str) -> str:
-    return (f'<div class="ollama-nb-user" style="margin:0.5em 0;padding:0.3em 0.6em;'
-            f'border-left:3px solid #1e88e5"><b>You</b>{to_html(text)}</div>')  # fmt: skip
+    return f'<div class="ollama-nb ollama-nb-user"><b>You</b>{to_html(text)}</div>'

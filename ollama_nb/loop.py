@@ -54,9 +54,21 @@ class Request:
         """The JSON body of one ``/api/chat`` request; unset settings are left to the server."""
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": self.stream}
         extras = {"tools": tools, "think": self.think, "format": self.format,
-                  "options": self.options or None, "keep_alive": self.keep_alive, **self.extra}  # fmt: skip
+                  "options": self.options or None, "keep_alive": _duration(self.keep_alive), **self.extra}  # fmt: skip
         body.update({k: v for k, v in extras.items() if v is not None})
         return body
+
+
+def _duration(value: str | float | None) -> str | float | None:
+    """Ollama reads a number as seconds and text as a Go duration ("5m"): "-1" or "300" as text
+    would be refused ("missing unit in duration"), so numbers written as text go as numbers."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return int(number) if number.is_integer() else number
+    return value
 
 
 Confirm = Callable[[ToolCall], bool]

@@ -1,7 +1,9 @@
-"""``%%ollama`` and ``%ollama``: parse the options, look up names, call :func:`ollama_nb.chat`."""
+"""``%%ollama`` and ``%ollama``: parse the options, look up names, choose the view, call
+:func:`ollama_nb.chat`. The subcommands (``%ollama use NAME`` ...) live in :mod:`.commands`."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 from pathlib import Path
@@ -10,57 +12,84 @@ from typing import Any
 from IPython import get_ipython
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.core.magic_arguments import argument, argument_group, kwds, magic_arguments
 
-from . import api
+from . import api, commands
 from .conversation import AskCounter
 from .errors import ConfirmUnavailable, OptionError, PromptError
-from .ollama_backend import endpoint
+from .kernel import kernel_parent, widgets_available
 from .options import parse_options
-from .persist import export
 from .prompt import resolve
 from .schema import SchemaError, tool_spec
 from .stream import ToolCall
-from .view import kernel_parent
 
-SUBCOMMANDS = ("schema", "use", "models", "config", "reset", "history", "export", "help")
+THINK_LEVELS = ("low", "medium", "high", "max")
 
 
 def _think(value: str) -> bool | str:
-    if value in ("low", "medium", "high"):
+    """``--think``, ``--think high``, ``--think true/false``."""
+    if value in THINK_LEVELS:
         return value
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
     raise ValueError(value)
+
+
+def _keep_alive(value: str) -> str | int:
+    """``5m``, ``1h``, ``0`` (unload now), ``-1`` (keep loaded): numbers go as seconds."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def split_line(line: str) -> list[str]:
+    """Shell-style words, so that -o 'stop=["x"]' and --system "Be brief." arrive unquoted.
+
+    IPython's own ``parse_argstring`` splits with ``posix=False``, which keeps the quotes in the
+    words; the parsers here are fed these words instead.
+    """
+    try:
+        return shlex.split(line)
+    except ValueError as exc:  # an unclosed quote, e.g. an apostrophe in a line prompt
+        raise UsageError(f"{exc}: put the prompt in a %%ollama cell, or quote it") from None
 
 
 @magics_class
 class OllamaMagics(Magics):
     @magic_arguments()
+    @kwds(epilog=commands.summary())
+    @argument("words", nargs="*", metavar="PROMPT",
+              help="line magic only: the prompt (quote it if it starts with a subcommand word)")  # fmt: skip
+    @argument_group("Model and server")
     @argument("-m", "--model", help="the model, e.g. llama3.2 (default: set with %%ollama use NAME)")
     @argument("--host", help="Ollama's URL (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
-    @argument("--system", help="a system prompt")
+    @argument("--api-key", metavar="KEY",
+              help="a bearer token for this host (else OLLAMA_API_KEY, sent to ollama.com only)")  # fmt: skip
+    @argument("--keep-alive", type=_keep_alive, metavar="DURATION",
+              help="how long the server keeps the model loaded: 5m, 1h, 0 (unload), -1 (forever)")  # fmt: skip
     @argument("--think", nargs="?", const=True, type=_think, metavar="LEVEL",
-              help="ask the model to think (optionally low/medium/high)")  # fmt: skip
+              help="ask the model to think (optionally low/medium/high/max, or true/false)")  # fmt: skip
     @argument("--no-think", dest="think", action="store_const", const=False, help="ask it not to think")
     @argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
               help="a model option, repeatable: -o num_ctx=32000 -o temperature=0.2 -o 'stop=[\"x\"]'")  # fmt: skip
     @argument("--format", help="json, a JSON schema, or the name of a pydantic model or schema dict")
-    @argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
-    @argument("--out", metavar="VAR", help="also store the reply in VAR (it is always in _ollama)")
-    @argument("--tools", metavar="F,G", help="notebook functions the model may call, by name")
-    @argument(
-        "--max-rounds", type=int, metavar="N", help="tool rounds before the model must answer (default 10)"
-    )
-    @argument("--confirm", action="store_true", help="ask y/N before each tool call")
-    @argument(
-        "--chat", metavar="NAME", help="continue the conversation NAME (re-running a cell replaces its turn)"
-    )
+    @argument_group("Prompt")
+    @argument("--system", help="a system prompt")
+    @argument("--chat", metavar="NAME",
+              help="continue the conversation NAME (re-running a cell replaces its turn)")  # fmt: skip
     @argument("--image", action="append", default=[], metavar="PATH_OR_VAR",
               help="an image for a vision model, repeatable: a file path, or bytes or a PIL image in a variable")  # fmt: skip
     @argument("--raw", action="store_true", help="send the prompt verbatim: no {{name}} interpolation")
+    @argument_group("Tools")
+    @argument("--tools", metavar="F,G", help="notebook functions the model may call, by name")
+    @argument("--max-rounds", type=int, metavar="N",
+              help="tool rounds before the model must answer (default 10)")  # fmt: skip
+    @argument("--confirm", action="store_true", help="ask y/N before each tool call")
+    @argument_group("Output")
+    @argument("--out", metavar="VAR", help="also store the reply in VAR (it is always in _ollama)")
+    @argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
     @argument("--plain", action="store_true", help="stream plain text instead of widgets")
-    @argument(
-        "words", nargs="*", help="%%ollama only: the prompt, or a subcommand (schema, use, models, help)"
-    )
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> None:
         """Ask a local Ollama model; the answer streams into the notebook.
@@ -84,13 +113,33 @@ class OllamaMagics(Magics):
         The reply is stored in ``_ollama``: ``.content``, ``.thinking``, ``.messages``,
         ``.metrics``, ``.trace``.
         """
-        first = line.split(maxsplit=1)
-        if cell is None and first and first[0] in SUBCOMMANDS:
-            return self._subcommand(first[0], first[1] if len(first) > 1 else "")
-        try:  # shell-style quoting, so -o 'stop=["x"]' and --system "Be brief." arrive unquoted
-            args = self.ollama.parser.parse_args(shlex.split(line))
-        except ValueError as exc:  # an unclosed quote, e.g. an apostrophe in a line prompt
-            raise UsageError(f"{exc}: put the prompt in a %%ollama cell, or quote it") from None
+        words = split_line(line)
+        if cell is None and words and words[0] in commands.COMMANDS:
+            return commands.run(words[0], words[1:], self._namespace)
+        args = self.ollama.parser.parse_args(words)
+        prompt = self._prompt(args, cell)
+        remembered = api.conversations[args.chat].model if args.chat in api.conversations else None
+        model = args.model or remembered or api.defaults.model
+        if not model:
+            raise UsageError(
+                "no model: add -m MODEL (e.g. -m llama3.2), or set a default with %ollama use NAME"
+            )
+        settings = self._settings(args)
+        view = make_view(model, plain=args.plain)
+        try:
+            reply = api.chat(prompt, model=model, view=view, cell=_cell_key(line, cell), **settings)
+        except BaseException as exc:  # KeyboardInterrupt too: the partial reply is kept
+            if (partial := getattr(exc, "reply", None)) is not None:
+                self._bind(partial, args.out)
+            raise
+        self._bind(reply, args.out)
+
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        assert self.shell is not None  # IPython gives every registered magic its shell
+        return self.shell.user_ns
+
+    def _prompt(self, args: argparse.Namespace, cell: str | None) -> str:
         if cell is not None and args.words:
             raise UsageError(
                 f"unexpected {' '.join(args.words)!r}: in a %%ollama cell the prompt is the cell body"
@@ -98,6 +147,15 @@ class OllamaMagics(Magics):
         prompt = (cell if cell is not None else " ".join(args.words)).rstrip()
         if not prompt.strip():
             raise UsageError("the prompt is empty: write it in the cell body, under %%ollama")
+        if args.raw:
+            return prompt
+        try:
+            return resolve(prompt, self._namespace)
+        except PromptError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _settings(self, args: argparse.Namespace) -> dict[str, Any]:
+        """Everything but the prompt and the model, checked and looked up in the notebook."""
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"--out takes a variable name, not {args.out!r}")
         if args.max_rounds is not None and args.max_rounds < 1:
@@ -108,45 +166,22 @@ class OllamaMagics(Magics):
                 print(note)
         except OptionError as exc:
             raise UsageError(str(exc)) from None
-        if not args.raw:
-            try:
-                prompt = resolve(prompt, self.shell.user_ns)
-            except PromptError as exc:
-                raise UsageError(str(exc)) from None
-        remembered = api.conversations[args.chat].model if args.chat in api.conversations else None
-        model = args.model or remembered or api.defaults.model
-        if not model:
-            raise UsageError(
-                "no model: add -m MODEL (e.g. -m llama3.2), or set a default with %ollama use NAME"
-            )
-        try:
-            reply = api.chat(
-                prompt, model=model, host=args.host, system=args.system, think=args.think,
-                options=options, format=self._format(args.format), tools=self._tools(args.tools),
-                stream=args.stream, max_rounds=args.max_rounds,
-                confirm=_ask if args.confirm else None, display="plain" if args.plain else "auto",
-                chat=args.chat, cell=_cell_key(line, cell), images=[self._image(i) for i in args.image],
-            )  # fmt: skip
-        except BaseException as exc:  # KeyboardInterrupt too: the partial reply is kept
-            if (partial := getattr(exc, "reply", None)) is not None:
-                self._bind(partial, args.out)
-            raise
-        self._bind(reply, args.out)
+        return dict(
+            host=args.host, system=args.system, think=args.think, options=options,
+            format=self._format(args.format), tools=self._tools(args.tools), stream=args.stream,
+            max_rounds=args.max_rounds, confirm=_ask if args.confirm else None, chat=args.chat,
+            images=[self._image(i) for i in args.image], api_key=args.api_key, keep_alive=args.keep_alive,
+        )  # fmt: skip
 
     def _bind(self, reply: Any, out: str | None) -> None:
-        self.shell.user_ns["_ollama"] = reply
+        self._namespace["_ollama"] = reply
         if out:
-            self.shell.user_ns[out] = reply
-
-    def _lookup(self, name: str, what: str) -> Any:
-        if name not in self.shell.user_ns:
-            raise UsageError(f"{what} {name!r} is not defined in the notebook")
-        return self.shell.user_ns[name]
+            self._namespace[out] = reply
 
     def _tools(self, names: str | None) -> list[Any]:
         functions = []
         for name in filter(None, (n.strip() for n in (names or "").split(","))):
-            function = self._lookup(name, "tool")
+            function = commands.lookup(self._namespace, name, "tool")
             if not callable(function):
                 raise UsageError(f"tool {name!r} is a {type(function).__name__}, not a function")
             try:
@@ -157,8 +192,8 @@ class OllamaMagics(Magics):
         return functions
 
     def _image(self, value: str) -> Any:
-        if value in self.shell.user_ns:
-            return self.shell.user_ns[value]
+        if value in self._namespace:
+            return self._namespace[value]
         path = Path(value).expanduser()
         if not path.is_file():
             raise UsageError(f"--image {value}: no such file, and no variable of that name")
@@ -172,84 +207,23 @@ class OllamaMagics(Magics):
                 return json.loads(value)
             except json.JSONDecodeError as exc:
                 raise UsageError(f"--format is not valid JSON: {exc}") from None
-        found = self._lookup(value, "format")
+        found = commands.lookup(self._namespace, value, "format")
         if not (isinstance(found, dict) or api._is_model(found)):
             raise UsageError(f"--format {value}: expected a pydantic model class or a JSON schema dict")
         return found
 
-    def _subcommand(self, name: str, rest: str) -> None:
-        if name == "help":
-            print(self.ollama.__doc__)
-        elif name == "use":
-            if not rest.strip():
-                raise UsageError("usage: %ollama use MODEL")
-            api.defaults.model = rest.strip()
-            print(f"Default model: {api.defaults.model}")
-        elif name == "schema":
-            function = self._lookup(rest.strip(), "function")
-            try:
-                spec = tool_spec(function)
-            except SchemaError as exc:
-                raise UsageError(str(exc)) from None
-            print(json.dumps(spec.schema, indent=2))
-            for note in spec.notes:
-                print(f"note: {note}")
-        elif name == "export":
-            words = rest.split()
-            if not words or len(words) > 2:
-                raise UsageError(
-                    "usage: %ollama export PATH.{ipynb,md,html,json} [VAR] (VAR defaults to _ollama)"
-                )
-            reply = self._lookup(words[1] if len(words) > 1 else "_ollama", "reply")
-            try:
-                written = export([reply], words[0])
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-            print(f"Wrote {written}")
-        elif name == "models":
-            self._models()
-        elif name == "config":
-            self._config(rest)
-        elif name in ("reset", "history"):
-            chat = api.conversation(rest.strip() or "default")
-            if name == "reset":
-                chat.reset()
-                print(f"Conversation {chat.name!r} is empty.")
-            else:
-                print(chat.text())
 
-    def _models(self) -> None:
-        print(f"{'model':28} {'size':>8}  {'family':10} {'quant':8} capabilities")
-        for model in api.connect().models():
-            found = sorted(model.capabilities or ())
-            print(f"{model.name:28} {model.size / 1e9:6.1f} GB  {model.family:10} "
-                  f"{model.quantization:8} {', '.join(found)}")  # fmt: skip
+def make_view(model: str, *, plain: bool = False) -> Any:
+    """The cell's view: live widgets in a kernel, else (or with ``--plain``) text as it arrives.
 
-    def _config(self, rest: str) -> None:
-        settings = api.defaults
-        option_pairs = []
-        for pair in rest.split():
-            key, _, value = pair.partition("=")
-            if key in ("model", "host"):
-                setattr(settings, key, value or None)
-            elif key in ("max_rounds", "max_result_chars"):
-                if not value.isdigit() or int(value) < 1:
-                    raise UsageError(f"{key} takes a whole number of at least 1, not {value!r}")
-                setattr(settings, key, int(value))
-            else:
-                option_pairs.append(pair)
-        try:
-            options, notes = parse_options(option_pairs)
-            settings.options.update(options)
-            for note in notes:
-                print(note)
-        except OptionError as exc:
-            raise UsageError(
-                f"{exc} (config also takes model=, host=, max_rounds=, max_result_chars=)"
-            ) from None
-        print(f"model={settings.model} host={endpoint(settings.host)} "
-              f"max_rounds={settings.max_rounds} max_result_chars={settings.max_result_chars} "
-              f"options={json.dumps(settings.options)}")  # fmt: skip
+    Imported here, when a cell runs, so that a terminal IPython never loads the widget code."""
+    if plain or not widgets_available():
+        from .plain import PlainView
+
+        return PlainView(model)
+    from .view import CellView
+
+    return CellView(model)
 
 
 def _cell_key(line: str, cell: str | None) -> str:

@@ -250,7 +250,7 @@ def _splice(source: str, edits: Edits) -> str:
 def _link_markdown(token: Token, in_link: bool) -> str:
     """The link that stands for an image; just its text inside a link (links do not nest)."""
     src = str(token.attrGet("src") or "")
-    alt = _finder().renderer.renderInlineAsText(token.children or [], _finder().options, {})
+    alt = _finder().renderer.renderInlineAsText(token.children or [], _finder().options, {})  # type: ignore[attr-defined]  # RendererHTML has it
     text = "".join("\\" + c if c in _SPECIAL else c for c in _label(alt, src).replace("\n", " "))
     return text if in_link else f"[{text}](<{src}>)"  # src is normalised: no space, < or > in it
 

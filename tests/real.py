@@ -88,15 +88,23 @@ class Run:
     def of(self, *kinds: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["msg_type"] in kinds]
 
+    def redraws(self) -> list[dict[str, Any]]:
+        """The messages that redraw the answer while it comes in: widget updates of its text
+        (not of the status line, which has a ·) and finished blocks shown under it."""
+        return [m for m in self.messages
+                if (m["msg_type"] == "comm_msg" and "·" not in (m["content"]["data"].get("state", {}).get("value") or "·"))
+                or (m["msg_type"] == "display_data" and "text/html" in m["content"]["data"]
+                    and MIME not in m["content"]["data"])]  # fmt: skip
+
     @property
     def live_updates(self) -> int:
-        """Redraws of the answer while it came in: widget updates of its text (not of the status
-        line, which has a ·) and finished blocks shown under it."""
-        values = [m["content"]["data"].get("state", {}).get("value") for m in self.of("comm_msg")]
-        redraws = [v for v in values if v and "·" not in v]
-        blocks = [m for m in self.of("display_data") if "text/html" in m["content"]["data"]
-                  and MIME not in m["content"]["data"]]  # fmt: skip
-        return len(redraws) + len(blocks)
+        return len(self.redraws())
+
+    @property
+    def redraw_spread(self) -> float:
+        """Seconds between the first and the last redraw of the answer (by the kernel's clock)."""
+        times = [m["header"]["date"] for m in self.redraws()]
+        return (max(times) - min(times)).total_seconds() if times else 0.0
 
     @property
     def final(self) -> dict[str, Any]:

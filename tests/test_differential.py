@@ -35,6 +35,7 @@ SHORT = {"num_predict": 4, "temperature": 0, "seed": 1}
 ADD = {"type": "function", "function": {"name": "add_two_numbers", "description": "Add two numbers.",
        "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
                       "required": ["a", "b"]}}}  # fmt: skip
+LONG = [{"role": "user", "content": "Tell me about the sea and the ships on it. " * 40}]
 NUMBER = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 HISTORY = [  # an earlier tool call and its result, with the ids current servers use
     {"role": "user", "content": "What is 2 plus 5?"},
@@ -61,6 +62,18 @@ CASES: dict[str, tuple[str, str, Any]] = {
     "format schema": chat(
         model=PLAIN, messages=ASK, format=NUMBER, options={**SHORT, "num_predict": 8}, stream=False
     ),
+    "think max": chat(model=THINK, messages=ASK, think="max", options=SHORT),
+    "newer options and keep_alive": chat(
+        model=PLAIN, messages=ASK, keep_alive="5m", options={**SHORT, "min_p": 0.1, "draft_num_predict": 2}
+    ),
+    "format json": chat(model=PLAIN, messages=ASK, format="json", options=SHORT, stream=False),
+    "an unknown role": chat(model=PLAIN, messages=[{"role": "narrator", "content": "Hi"}], options=SHORT),
+    "a prompt longer than num_ctx": chat(
+        model=PLAIN, messages=LONG, options={**SHORT, "num_ctx": 64}, stream=False
+    ),
+    "a prompt longer than num_ctx, truncate false": chat(
+        model=PLAIN, messages=LONG, truncate=False, options={**SHORT, "num_ctx": 64}
+    ),
     "unknown model": chat(model="llama9", messages=ASK),
     "no model": chat(messages=ASK),
     "tools on a plain model": chat(model=PLAIN, messages=ASK, tools=[ADD]),
@@ -70,7 +83,14 @@ CASES: dict[str, tuple[str, str, Any]] = {
     "num_ctx as text": chat(model=PLAIN, messages=ASK, options={"num_ctx": "big"}),
     "temperature as text": chat(model=PLAIN, messages=ASK, options={"temperature": "hot"}),
     "stop as text": chat(model=PLAIN, messages=ASK, options={"stop": "END"}),
+    "a bad keep_alive": chat(model=PLAIN, messages=ASK, keep_alive="soon"),
+    "keep_alive -1 as text": chat(model=PLAIN, messages=ASK, keep_alive="-1"),
+    "keep_alive -1": chat(model=PLAIN, messages=ASK, keep_alive=-1, options=SHORT),
+    "keep_alive with an unknown unit": chat(model=PLAIN, messages=ASK, keep_alive="5x"),
+    "top_logprobs over 20": chat(model=PLAIN, messages=ASK, logprobs=True, top_logprobs=30),
+    "format yaml": chat(model=PLAIN, messages=ASK, format="yaml"),
     "not JSON": ("POST", "/api/chat", b"{bad"),
+    "no body": ("POST", "/api/chat", b""),
     "show": ("POST", "/api/show", {"model": TOOLS}),
     "show an unknown model": ("POST", "/api/show", {"model": "llama9"}),
     "tags": ("GET", "/api/tags", None),
@@ -96,18 +116,23 @@ def ask(base: str, method: str, path: str, body: Any) -> dict[str, Any]:
     response = httpx.request(method, base + path, timeout=120, **data)
     kind = response.headers.get("content-type", "")
     answer: dict[str, Any] = {"status": response.status_code, "content-type": kind}
+    words_decide = isinstance(body, dict) and body.get("format")  # where a model stops in JSON
     if "ndjson" in kind:
         chunks = [json.loads(line) for line in response.text.splitlines()]
         assert all(line for line in response.text.splitlines()), "no blank lines"
         answer["chunks"] = _chunk_shapes(chunks)
-        answer["done_reason"] = chunks[-1].get("done_reason")
+        answer["done_reason"] = None if words_decide else chunks[-1].get("done_reason")
     elif "json" in kind:
         payload = response.json()
         answer["error" if "error" in payload else "shape"] = payload.get("error") or _body_shape(
             path, payload
         )
-        if "done_reason" in payload:
+        if "done_reason" in payload and not words_decide:
             answer["done_reason"] = payload["done_reason"]
+        if isinstance(body, dict) and payload.get("prompt_eval_count") == body.get("options", {}).get(
+            "num_ctx"
+        ):
+            answer["prompt cut to the context"] = True
     else:
         answer["text"] = response.text
     return answer

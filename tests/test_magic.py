@@ -242,3 +242,53 @@ def test_options_newer_than_the_client_are_sent_typed_and_unknown_ones_with_a_no
     assert type(sent["num_ctx"]) is int
     out = capsys.readouterr().out
     assert "'brand_new' is not one ollama_nb knows" in out and "min_p" not in out
+
+
+def test_a_prompt_that_starts_with_a_subcommand_word_is_not_taken_for_it(ip, server, capsys):
+    result = run_cell(ip, "%ollama use the word sun in a sentence")
+    assert isinstance(result.error_in_exec, UsageError)
+    message = str(result.error_in_exec)
+    assert "\n" not in message and "unrecognized arguments: word sun in a sentence" in message
+    assert 'quote it: %ollama -m MODEL "use the word sun in a sentence"' in message
+    assert api.defaults.model is None and server.state.chats() == []
+    run_cell(ip, '%ollama -m llama3.2 "use the word sun in a sentence"')
+    run_cell(ip, "%ollama use llama3.2")
+    run_cell(ip, "%ollama 'models: which is best?'")
+    prompts = [b["messages"][-1]["content"] for b in server.state.chats()]
+    assert prompts == ["use the word sun in a sentence", "models: which is best?"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%ollama models please", "unrecognized arguments: please"),
+        ("%ollama schema", "the following arguments are required: FUNCTION"),
+        ("%ollama history a b", "unrecognized arguments: b"),
+        ("%ollama help me", "unrecognized arguments: me"),
+    ],
+)
+def test_each_subcommand_parses_its_own_arguments(ip, server, line, message):
+    error = run_cell(ip, line).error_in_exec
+    assert isinstance(error, UsageError) and message in str(error) and "(usage: %ollama " in str(error)
+    assert server.state.chats() == []
+
+
+def test_subcommands_run_from_the_table(ip, server, capsys):
+    run_cell(ip, 'def len_of(text: str) -> int:\n    """The length of a text."""\n    return len(text)')
+    run_cell(ip, "%ollama schema len_of")
+    run_cell(ip, "%ollama config num_ctx=4096")
+    run_cell(ip, "%ollama history lesson")
+    run_cell(ip, "%ollama reset lesson")
+    out = capsys.readouterr().out
+    assert '"name": "len_of"' in out and '"num_ctx": 4096' in out and "Conversation 'lesson' is empty." in out
+    api.defaults.options.clear()
+
+
+def test_help_shows_option_groups_and_subcommands(ip, capsys):
+    ip.run_line_magic("pinfo", "%%ollama")
+    out = capsys.readouterr().out
+    for group in ("Model and server:", "Prompt:", "Tools:", "Output:"):
+        assert group in out
+    assert out.index("Model and server:") < out.index("Prompt:") < out.index("Tools:") < out.index("Output:")
+    assert "%ollama use MODEL" in out and "Set the default model" in out
+    assert "%ollama export PATH [VAR]" in out

@@ -170,11 +170,9 @@ def test_chat_widget_notebook_answers_from_code(executed):
     assert "add_two_numbers returned 4." in out
     assert "user: What is three plus one?" in out and "tool add_two_numbers: 4" in out
     transcript = [
-        o for o in nb.cells[1].outputs if "Chat transcript" in o.get("data", {}).get("text/html", "")
+        o for o in nb.cells[1].outputs if "ollama-nb-transcript" in o.get("data", {}).get("text/html", "")
     ]
-    assert (
-        transcript and "Chat transcript (1 reply)" in transcript[0]["data"]["text/html"]
-    )  # kept in the file
+    assert transcript and " · 1 reply</div>" in transcript[0]["data"]["text/html"]  # kept in the file
 
 
 def test_the_links_between_tutorials_lead_on():

@@ -37,15 +37,29 @@ def _ok(run: Run) -> dict:
 
 
 def test_an_answer_streams_in_and_reports_real_metrics(kernel):
-    run = kernel.run(f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=24\nWhy is the sky blue?")
+    run = kernel.run(
+        f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=60\nWrite a story about a lighthouse keeper."
+    )
     reply = _ok(run)
     assert run.live_updates >= 3, "drawn several times while it streamed, not once at the end"
+    assert run.redraw_spread > 0.2
     assert reply["content"].strip() and reply["done_reason"] == "length"  # cut by num_predict
     assert f"{PLAIN} · " in run.final["text/html"] and "tokens/s" in run.final["text/html"]
     metrics = kernel.value("_ollama.metrics.to_dict()")
-    assert metrics["eval_count"] == 24 and metrics["prompt_eval_count"] > 10
+    assert metrics["eval_count"] == 60 and metrics["prompt_eval_count"] > 10
     assert 0 < metrics["eval_duration"] < metrics["total_duration"] and metrics["load_duration"] > 0
     assert 0.5 < metrics["tokens_per_s"] < 5000
+
+
+def test_an_answer_cut_by_num_predict_says_so(kernel):
+    """Ollama's done_reason "length": the words under the answer say it was cut, not finished."""
+    run = kernel.run(
+        f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=6\nWrite a story about a lighthouse keeper."
+    )
+    reply = _ok(run)
+    assert reply["done_reason"] == "length" and kernel.value("_ollama.truncated") is True
+    status = run.final["text/plain"].strip().splitlines()[-1].lower()
+    assert any(word in status for word in ("cut", "length", "truncat", "limit", "num_predict")), status
 
 
 def test_no_stream_system_out_and_num_ctx(kernel, real_host):
@@ -54,7 +68,7 @@ def test_no_stream_system_out_and_num_ctx(kernel, real_host):
         f"-o num_ctx=1024 {GREEDY} -o num_predict=12\nName a colour."
     )
     reply = _ok(run)
-    assert run.live_updates <= 1, "with --no-stream the answer appears at once"
+    assert run.redraw_spread < 0.05, "with --no-stream the answer appears at once"
     assert reply["content"].strip() and reply["metrics"]["eval_count"] > 0
     assert reply["messages"][0] == {"role": "system", "content": "Answer in five words."}
     assert kernel.value("short.content == _ollama.content and short is _ollama") is True
@@ -62,17 +76,30 @@ def test_no_stream_system_out_and_num_ctx(kernel, real_host):
     assert loaded[f"{PLAIN}:latest"]["context_length"] == 1024, "the server loaded the model with it"
 
 
+@pytest.mark.parametrize("forever", ["-1", "-1.0"])
+def test_keep_alive_minus_one_keeps_the_model_loaded(kernel, real_host, forever):
+    """chat() documents keep_alive -1 as "keeps": given as it comes from a command line (text),
+    the real server must get it in a form it takes (it refuses the string "-1")."""
+    run = kernel.run(
+        f'ollama_nb.chat("hi", model="{TOOLS}", keep_alive="{forever}", display="none", options={{"num_predict": 2}})'
+    )
+    assert not run.errors, run.errors
+    (loaded,) = [
+        m for m in httpx.get(f"{real_host}/api/ps").json()["models"] if m["model"] == f"{TOOLS}:latest"
+    ]
+    assert loaded["expires_at"] > "2100", "loaded for good"
+
+
 def test_format_with_a_pydantic_model_and_a_schema(kernel):
     kernel.run(
         "from pydantic import BaseModel, Field\n"  # bounded fields: a 135M model rambles otherwise
-        "class Colour(BaseModel):\n    name: str = Field(max_length=20)\n"
-        "    hex: str = Field(pattern=r'^#[0-9a-f]{6}$')\n"
-        'answer_schema = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}'
+        "class Colour(BaseModel):\n    name: str = Field(max_length=16)\n    warm: bool\n"
+        'answer_schema = {"type": "object", "properties": {"answer": {"type": "integer", "minimum": 0, "maximum": 100000}}, "required": ["answer"]}'
     )
     run = kernel.run(f"%%ollama -m {PLAIN} --format Colour {GREEDY} -o num_predict=60\nA colour, as JSON.")
     _ok(run)
     assert kernel.value("type(_ollama.parsed).__name__") == "Colour"
-    assert set(json.loads(kernel.value("_ollama.content"))) == {"name", "hex"}  # constrained decoding
+    assert set(json.loads(kernel.value("_ollama.content"))) == {"name", "warm"}  # constrained decoding
     run = kernel.run(f"%%ollama -m {PLAIN} --format answer_schema {GREEDY} -o num_predict=20\n17 times 23?")
     _ok(run)
     parsed = kernel.value("_ollama.parsed")
@@ -148,7 +175,7 @@ def _after_updates(count: int, action):
 
 def test_interrupting_the_kernel_keeps_the_partial_answer(kernel):
     run = kernel.run(
-        f"%%ollama -m {PLAIN} -o num_predict=400\nWrite a long story about a lighthouse.",
+        f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=400\nWrite a long story about a lighthouse.",
         watch=_after_updates(4, kernel.interrupt),
     )
     assert [name for name, _ in run.errors] == ["Interrupted"]
@@ -162,7 +189,7 @@ def test_interrupting_the_kernel_keeps_the_partial_answer(kernel):
 def test_a_server_killed_mid_answer_keeps_the_partial_answer(kernel):
     with own_server() as server:
         run = kernel.run(
-            f"%%ollama -m {PLAIN} --host {server.url} -o num_predict=400\nWrite a long story.",
+            f"%%ollama -m {PLAIN} --host {server.url} {GREEDY} -o num_predict=400\nWrite a long story.",
             watch=_after_updates(4, server.kill),
         )
     name, line = one_line(run)

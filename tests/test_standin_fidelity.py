@@ -59,3 +59,18 @@ def test_refusals_have_ollamas_status_and_words(server):
         "text/plain",
         "404 page not found",
     )
+
+
+def test_a_prompt_longer_than_the_context_is_cut_or_refused(server):
+    long = {"model": "llama3.2", "messages": [{"role": "user", "content": "word " * 400}], "stream": False}
+    cut = httpx.post(f"{server.url}/api/chat", json={**long, "options": {"num_ctx": 64}}).json()
+    assert cut["prompt_eval_count"] == 64, "Ollama keeps the prompt's start and end, up to num_ctx"
+    refused = httpx.post(
+        f"{server.url}/api/chat", json={**long, "options": {"num_ctx": 64}, "truncate": False}
+    )
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"error": "the input length exceeds the context length"},
+    )
+    late = httpx.post(f"{server.url}/api/chat", json={**long, "keep_alive": "soon"})
+    assert late.json() == {"error": 'time: invalid duration "soon"'}

@@ -167,7 +167,7 @@ def test_new_request_fields_reach_the_server(server):
              truncate=False, shift=False, logprobs=True, top_logprobs=3)  # fmt: skip
     sent = chat_requests(server)[-1]
     assert {k: sent[k] for k in ("think", "keep_alive", "truncate", "shift", "logprobs", "top_logprobs")} == {
-        "think": "max", "keep_alive": "-1", "truncate": False, "shift": False, "logprobs": True, "top_logprobs": 3}  # fmt: skip
+        "think": "max", "keep_alive": -1, "truncate": False, "shift": False, "logprobs": True, "top_logprobs": 3}  # fmt: skip
 
 
 def test_logprobs_are_kept_on_the_reply():

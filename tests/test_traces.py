@@ -72,7 +72,9 @@ def test_trace_html_is_collapsible_escaped_and_timed(ip, server):
     html = render.static_html(reply)
     assert html.count('<details class="ollama-nb-round') == 2
     assert "add_two_numbers(a=3, b=1) → 4 · " in html
-    assert 'ollama-nb-error"><summary style="color:#c62828">' in html  # the failure in the error colour
+    assert (
+        '<details class="ollama-nb-round ollama-nb-error">' in html
+    )  # the stylesheet colours it (browser test)
     assert "&lt;script&gt;" in html and "&lt;b&gt;too loud" in html and "<script>" not in html
     assert html.count("<rect") == 4  # two model turns and two tool calls on one time axis
     assert '<details class="ollama-nb-prompt">' in html

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 import threading
 import time
@@ -156,6 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
         if "think" in body and body["think"] not in THINK_VALUES:
             return None, (f"invalid think value: {json.dumps(body['think'])} "
                           '(must be "high", "medium", "low", "max", true, or false)')  # fmt: skip
+        keep_alive = body.get("keep_alive")
+        if isinstance(keep_alive, str) and not _GO_DURATION.fullmatch(keep_alive):
+            return None, _go_duration_error(keep_alive)
         return body, None
 
     def _send(self, status: int, data: bytes, content_type: str) -> None:
@@ -234,8 +238,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if problem:
             self._error(400, problem)
-        elif self.path == "/api/chat":
-            self._chat(body or {}, entry)
+        elif self.path == "/api/chat" and body is None:
+            self._error(400, "missing request body")
+        elif self.path == "/api/chat" and body is not None:
+            self._chat(body, entry)
             return
         elif self.path == "/api/show":
             self._show(body or {})
@@ -277,23 +283,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat(self, body: dict[str, Any], entry: LoggedRequest) -> None:
         name = body.get("model") or ""
         model = self.state.model(name) if name else None
-        option_problem = _check_options(body.get("options"))
-        if not name:
-            self._error(400, "model is required")
-        elif model is None:
-            self._error(404, f"model '{name}' not found")
-        elif option_problem:
-            self._error(500, option_problem)  # Ollama's status for it, though the request is at fault
-        elif body.get("tools") and "tools" not in model.capabilities:
-            self._error(400, f"registry.ollama.ai/library/{model.name} does not support tools")
-        elif body.get("think") not in (None, False) and "thinking" not in model.capabilities:
-            self._error(400, f'"{name}" does not support thinking')
+        refusal = _refusal(body, model)
+        if refusal is not None or model is None:
+            status, message = refusal or (404, f"model '{name}' not found")
+            late = message == _TOO_LONG or message.startswith(_BAD_FORMAT[:15])
+            if late and body.get("stream", True):  # the runner's error, as the stream's first words
+                self._send(status, json.dumps({"error": message}).encode(), "application/json")
+            else:
+                self._error(status, message)
         else:
             thinks = "thinking" in model.capabilities and body.get("think") is not False
             turn = self.state.next_turn(body, thinks)
-            num_ctx = (body.get("options") or {}).get("num_ctx") or DEFAULT_NUM_CTX
             with self.state.lock:
-                self.state.loaded[model.name] = (model, int(num_ctx))
+                self.state.loaded[model.name] = (model, _num_ctx(body))
             if turn.status != 200:
                 self._error(turn.status, turn.error)
             elif body.get("stream", True):
@@ -334,6 +336,64 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+_GO_DURATION = re.compile(r"0|[-+]?(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+")
+
+
+def _go_duration_error(text: str) -> str:
+    """Go's ``time.ParseDuration`` error: a string needs a unit ("-1" does not parse, -1 does)."""
+    quoted = json.dumps(text)
+    if re.fullmatch(r"[-+]?\d+(\.\d*)?", text):
+        return f"time: missing unit in duration {quoted}"
+    unit = re.fullmatch(r"[-+]?\d+(?:\.\d*)?([^\d.]+).*", text)
+    return (
+        f"time: unknown unit {json.dumps(unit[1])} in duration {quoted}"
+        if unit
+        else f"time: invalid duration {quoted}"
+    )
+
+
+def _refusal(body: dict[str, Any], model: Model | None) -> tuple[int, str] | None:
+    """Why Ollama would refuse this chat (status, message), checked in Ollama's order; the
+    last two come from the model runner (see ``_LATE``)."""
+    name, options = body.get("model") or "", body.get("options") or {}
+    top = body.get("top_logprobs") or 0
+    problem = _check_options(options)
+    fmt = body.get("format")
+    if not 0 <= top <= 20:
+        return 400, "top_logprobs must be between 0 and 20"
+    if not name:
+        return 400, "model is required"
+    if model is None:
+        return 404, f"model '{name}' not found"
+    if problem:
+        return 500, problem  # Ollama's status for it, though the request is at fault
+    if body.get("tools") and "tools" not in model.capabilities:
+        return 400, f"registry.ollama.ai/library/{model.name} does not support tools"
+    if body.get("think") not in (None, False) and "thinking" not in model.capabilities:
+        return 400, f'"{name}" does not support thinking'
+    if fmt not in (None, "", "json") and not isinstance(fmt, dict):
+        return 500, _BAD_FORMAT.format(json.dumps(json.dumps(fmt)))
+    if body.get("truncate") is False and _prompt_tokens(body) > _num_ctx(body):
+        return 400, _TOO_LONG
+    return None
+
+
+# the model runner's refusals: Ollama sends them without a charset when streaming
+_TOO_LONG = "the input length exceeds the context length"
+_BAD_FORMAT = 'invalid format: {}; expected "json" or a valid JSON Schema object'
+
+
+def _num_ctx(request: dict[str, Any]) -> int:
+    value = (request.get("options") or {}).get("num_ctx")
+    return int(value) if isinstance(value, (int, float)) and value > 0 else DEFAULT_NUM_CTX
+
+
+def _prompt_tokens(request: dict[str, Any]) -> int:
+    """About a token per four characters of the messages (and tools) sent."""
+    sent = json.dumps(request.get("messages") or []) + json.dumps(request.get("tools") or [])
+    return max(1, len(sent) // 4)
+
+
 def _lines(model: str, turn: Turn, request: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """The NDJSON objects of a streamed answer, the last with ``done: true`` and metrics."""
     started = time.perf_counter_ns()
@@ -354,14 +414,16 @@ def _lines(model: str, turn: Turn, request: dict[str, Any] | None = None) -> Ite
     if calls and turn.tool_calls_on_final:
         final["message"]["tool_calls"] = calls
     tokens = len(thinking) + len(content) + len(calls)
-    final.update(done_reason=turn.done_reason, **_metrics(request, tokens, time.perf_counter_ns() - started))
+    metrics = _metrics(request, tokens, time.perf_counter_ns() - started)
+    final.update(done_reason=turn.done_reason, **{k: v for k, v in metrics.items() if v})  # Go's omitempty
     yield final
 
 
 def _metrics(request: dict[str, Any], tokens: int, elapsed_ns: int) -> dict[str, int]:
-    """Plausible counters: a prompt token per four characters sent, evaluated at 500 tokens/s,
-    and answer tokens at 40 tokens/s, or slower when the answer really took longer (pacing)."""
-    prompt = max(1, len(json.dumps(request.get("messages") or [])) // 4)
+    """Plausible counters: the prompt's tokens (cut to the context, as Ollama cuts a long
+    prompt) evaluated at 500 tokens/s, and answer tokens at 40 tokens/s, or slower when the
+    answer really took longer (pacing)."""
+    prompt = min(_prompt_tokens(request), _num_ctx(request))
     prompt_ns, load_ns = prompt * 2_000_000, 20_000_000
     eval_ns = max(elapsed_ns, tokens * 25_000_000)
     return {"total_duration": load_ns + prompt_ns + eval_ns + 1_000_000, "load_duration": load_ns,

@@ -1,0 +1,191 @@
+"""The ``%ollama`` subcommands (``use``, ``models``, ``schema``, ...): one function each.
+
+Each is registered in :data:`COMMANDS` by :func:`command` and declares its own arguments with
+IPython's ``@argument`` decorators, so it gets its own parser, its own usage line and a line in
+``%%ollama?``. A line whose first word is a subcommand runs that subcommand; when its arguments
+do not fit (``%ollama use the word …``), the error says how to send such a line as a prompt
+instead (quote it), rather than guessing which was meant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument, magic_arguments
+
+from . import api
+from .errors import OptionError
+from .ollama_backend import endpoint
+from .options import parse_options
+from .persist import export as export_replies
+from .schema import SchemaError, tool_spec
+
+Namespace = dict[str, Any]
+Command = Callable[[Namespace, argparse.Namespace], None]
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str) -> Callable[[Command], Command]:
+    """Register a subcommand; its ``@argument`` stack (below this decorator) makes its parser."""
+
+    def register(function: Command) -> Command:
+        function = magic_arguments(name=f"ollama {name}")(function)
+        COMMANDS[name] = function
+        return function
+
+    return register
+
+
+def run(name: str, words: list[str], namespace: Namespace) -> None:
+    """Run subcommand ``name`` with the words that followed it on the line."""
+    function = COMMANDS[name]
+    parser = function.parser  # type: ignore[attr-defined]
+    try:
+        args = parser.parse_args(words)
+    except UsageError as exc:
+        usage = " ".join(parser.format_usage().split()).removeprefix(":: ")
+        raise UsageError(
+            f"{exc} (usage: {usage}). To ask the model something that starts with {name!r}, "
+            f'quote it: %ollama -m MODEL "{name} {" ".join(words)}"'
+        ) from None
+    function(namespace, args)
+
+
+def summary() -> str:
+    """One line per subcommand, for ``%%ollama?`` and ``%ollama help``."""
+    lines = ["subcommands (line magic only; quote a prompt that starts with one of these words):"]
+    for function in COMMANDS.values():
+        usage = " ".join(function.parser.format_usage().split()).removeprefix(":: ")  # type: ignore[attr-defined]
+        first = (function.parser.description or "").strip().splitlines()[0]  # type: ignore[attr-defined]
+        lines.append(f"  {usage:36} {first}")
+    return "\n".join(lines)
+
+
+def lookup(namespace: Namespace, name: str, what: str) -> Any:
+    if name not in namespace:
+        raise UsageError(f"{what} {name!r} is not defined in the notebook")
+    return namespace[name]
+
+
+@command("help")
+def help_(namespace: Namespace, args: argparse.Namespace) -> None:
+    """Show the options of %%ollama and these subcommands."""
+    from .magic import OllamaMagics
+
+    print(OllamaMagics.ollama.__doc__)
+
+
+@command("use")
+@argument("model", metavar="MODEL", help="a model name, e.g. llama3.2 or qwen3:8b")
+def use(namespace: Namespace, args: argparse.Namespace) -> None:
+    """Set the default model, for cells without -m."""
+    api.defaults.model = args.model
+    print(f"Default model: {api.defaults.model}")
+
+
+@command("models")
+def models(namespace: Namespace, args: argparse.Namespace) -> None:
+    """List the server's models with their capabilities (tools, thinking, vision)."""
+    found = api.connect().models()
+    print(f"{'model':28} {'size':>8}  {'family':10} {'quant':8} {'context':>8}  capabilities")
+    for model in found:
+        context = f"{model.context_length:,}" if model.context_length else ""
+        print(f"{model.name:28} {model.size / 1e9:6.1f} GB  {model.family:10} {model.quantization:8} "
+              f"{context:>8}  {', '.join(sorted(model.capabilities or ()))}")  # fmt: skip
+    if not found:
+        print(f"(no models on {api.connect().host}: get one with `ollama pull NAME`)")
+
+
+@command("schema")
+@argument("function", metavar="FUNCTION", help="a function defined in the notebook")
+def schema(namespace: Namespace, args: argparse.Namespace) -> None:
+    """Show the tool schema the model sees for a function."""
+    function = lookup(namespace, args.function, "function")
+    try:
+        spec = tool_spec(function)
+    except SchemaError as exc:
+        raise UsageError(str(exc)) from None
+    print(json.dumps(spec.schema, indent=2))
+    for note in spec.notes:
+        print(f"note: {note}")
+
+
+_SETTINGS = "model=, host=, api_key=, keep_alive=, timeout=, max_rounds=, max_result_chars="
+
+
+@command("config")
+@argument("settings", nargs="*", metavar="KEY=VALUE",
+          help=f"{_SETTINGS} or a model option such as num_ctx=")  # fmt: skip
+def config(namespace: Namespace, args: argparse.Namespace) -> None:
+    """Show or set the defaults (model, host, credentials, timeouts, tool rounds, model options)."""
+    settings = api.defaults
+    option_pairs = []
+    for pair in args.settings:
+        key, _, value = pair.partition("=")
+        if key in ("model", "host", "api_key", "keep_alive"):
+            setattr(settings, key, value or None)
+        elif key in ("max_rounds", "max_result_chars"):
+            if not value.isdigit() or int(value) < 1:
+                raise UsageError(f"{key} takes a whole number of at least 1, not {value!r}")
+            setattr(settings, key, int(value))
+        elif key == "timeout":
+            settings.timeout = _seconds(value)
+        else:
+            option_pairs.append(pair)
+    try:
+        options, notes = parse_options(option_pairs)
+    except OptionError as exc:
+        raise UsageError(f"{exc} (config also takes {_SETTINGS})") from None
+    settings.options.update(options)
+    for note in notes:
+        print(note)
+    key = "set" if settings.api_key else "not set (OLLAMA_API_KEY goes to ollama.com only)"
+    print(f"model={settings.model} host={endpoint(settings.host)} api_key={key} "
+          f"keep_alive={settings.keep_alive} timeout={settings.timeout} max_rounds={settings.max_rounds} "
+          f"max_result_chars={settings.max_result_chars} options={json.dumps(settings.options)}")  # fmt: skip
+
+
+def _seconds(value: str) -> float | None:
+    """``timeout=30`` (seconds of silence before a stream is given up), ``timeout=none``."""
+    if value.lower() in ("", "none", "0"):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise UsageError(f"timeout takes seconds (e.g. timeout=60) or none, not {value!r}")
+    return seconds
+
+
+@command("history")
+@argument("name", nargs="?", default="default", metavar="NAME", help="the conversation (default: default)")
+def history(namespace: Namespace, args: argparse.Namespace) -> None:
+    """Print a conversation kept with --chat NAME."""
+    print(api.conversation(args.name).text())
+
+
+@command("reset")
+@argument("name", nargs="?", default="default", metavar="NAME", help="the conversation (default: default)")
+def reset(namespace: Namespace, args: argparse.Namespace) -> None:
+    """Empty a conversation kept with --chat NAME."""
+    chat = api.conversation(args.name)
+    chat.reset()
+    print(f"Conversation {chat.name!r} is empty.")
+
+
+@command("export")
+@argument("path", metavar="PATH", help="where to write: .ipynb, .md, .html or .json")
+@argument("reply", nargs="?", default="_ollama", metavar="VAR", help="the reply (default: _ollama)")
+def export(namespace: Namespace, args: argparse.Namespace) -> None:
+    """Write a reply to a file (.ipynb, .md, .html or .json)."""
+    reply = lookup(namespace, args.reply, "reply")
+    try:
+        written = export_replies([reply], args.path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"Wrote {written}")
