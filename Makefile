@@ -21,7 +21,8 @@ node:
 	  [ -d .node/node_modules/ollama ] || npm install --silent --no-save --no-audit --no-fund --prefix .node ollama@0.6; \
 	else echo "Tutorial 00's JavaScript cell needs Node.js and npm (apt-get install nodejs npm)"; fi
 
-# Re-record the tutorials' answers into notebooks/cassettes/ (REAL=URL: a real Ollama for 00's sky prompt).
+# Re-record the tutorials' answers into notebooks/cassettes/ (REAL=built: the real Ollama of make real-ollama
+# answers 00's sky question; REAL=URL: yours; else its recording is replayed).
 cassettes: $(STAMP) node
 	$(PY) scripts/record_tutorials.py $(if $(REAL),--real $(REAL))
 

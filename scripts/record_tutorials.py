@@ -1,13 +1,18 @@
 """Record every tutorial prompt into notebooks/cassettes/, which `make lab` replays with no Ollama.
 
     python scripts/record_tutorials.py                      # `make cassettes`
-    python scripts/record_tutorials.py --real http://127.0.0.1:11500 --about "Ollama 0.24.0, SmolLM2-135M"
+    python scripts/record_tutorials.py --real built         # `make cassettes REAL=built`
+    python scripts/record_tutorials.py --real http://127.0.0.1:11500 --about "what serves there"
 
 Each notebook runs top to bottom in a real kernel through the recording proxy. The prompts in
 REAL go to a real Ollama (``--real``); without it, to the recordings of them already in
 ``real.json``, replayed with their pacing, so re-recording needs no model. Everything else goes
 to the stand-in's demo model. REAL holds only prompts that 00 sends with plain httpx or the
 `ollama` client, so what ollama_nb sends can change without a real server to re-record them.
+``--real built`` starts the Ollama that scripts/real_ollama.py builds (``make real-ollama``) with
+SmolLM2-135M-Instruct created as ``llama3.2`` in a models folder of its own, from that script's
+Modelfile plus ``PARAMETER temperature 0`` (the same answer each time) and ``PARAMETER
+num_predict 90``: that is how real.json was recorded.
 The tiny real model answers little else in a way that fits the tutorials' text (it cannot
 multiply, call tools or think), so those answers come from the demo model, and the notebooks
 say which is which.
@@ -25,6 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nbformat
 from nbclient import NotebookClient
 
@@ -86,11 +92,37 @@ def _environment(values: dict[str, str]):
                 os.environ[key] = value
 
 
+SETTINGS = "PARAMETER temperature 0\nPARAMETER num_predict 90\n"
+
+
+def built_real(stack: contextlib.ExitStack) -> tuple[str, str]:
+    """The built real Ollama serving SmolLM2 as llama3.2; its address and what it is."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import real_ollama
+
+    real_ollama.build_server()
+    real_ollama.fetch_model()
+    models = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+    server = real_ollama.RealOllama(log=models / "serve.log")
+    server.env["OLLAMA_MODELS"] = str(models)  # not the tests' models folder
+    stack.enter_context(server)
+    (models / "Modelfile").write_text(real_ollama.modelfile(real_ollama.TOOLS) + SETTINGS)
+    subprocess.run([str(real_ollama.BIN), "create", "llama3.2", "-f", str(models / "Modelfile")],
+                   env=server.env, check=True, capture_output=True)  # fmt: skip
+    version = httpx.get(f"{server.url}/api/version").json()["version"]
+    return server.url, (
+        f"a real Ollama v{version} (built from source by scripts/real_ollama.py) serving "
+        "SmolLM2-135M-Instruct (Q4_1, 135 million parameters) as llama3.2, with temperature 0 and num_predict 90"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--real", help="a real Ollama for the prompts in REAL (default: replay real.json)")
+    parser.add_argument(
+        "--real", help="a real Ollama's URL for the prompts in REAL, or 'built' (default: replay real.json)"
+    )
     parser.add_argument("--about", help="what --real is: server version and model")
     args = parser.parse_args()
     old = CASSETTES / "real.json"
@@ -99,6 +131,8 @@ def main() -> int:
         print("No real Ollama (--real) and no real.json: the demo model answers every prompt.")
     about = args.about or (Cassette.load(old).about if old.exists() else "")
     with contextlib.ExitStack() as stack:
+        if args.real == "built":
+            args.real, about = built_real(stack)
         demo = stack.enter_context(StandInServer(responder=DemoResponder(delay=0.03)))
         real = args.real or (old.exists() and stack.enter_context(StandInServer(
             cassette=Cassette.load(old), responder=lambda body, _: Turn(status=500, error=f"not in real.json: {body}"),

@@ -27,9 +27,9 @@ CANNED = "stand-in server"
 @pytest.mark.parametrize(
     ("prompt", "system", "expected"),
     [
-        ("What is 17 times 23?", "", "17 × 23 = **391**"),
-        ("What is three plus one?", "", "3 + 1 = **4**"),
-        ("What is 84 divided by 4?", "", "= **21**"),
+        ("What is 17 times 23?", "", "17 × 23 = 391"),
+        ("What is three plus one?", "", "3 + 1 = 4"),
+        ("What is 84 divided by 4?", "", "= 21"),
         ("Divide three by zero.", "", "division by zero is undefined"),
         ("Write a haiku about notebooks.", "You answer in one sentence.", "the kernel listens."),
         ("My name is Ada and I teach physics.", "", "Nice to meet you, Ada!"),
@@ -68,7 +68,7 @@ def test_a_name_is_recalled_from_the_conversation_only():
         {"role": "user", "content": "Hi, I'm Grace."},
         {"role": "assistant", "content": "Nice to meet you, Grace!"},
     )
-    assert "Your name is **Grace**." in joined(ask("What is my name?", history=history))
+    assert "Your name is Grace." in joined(ask("What is my name?", history=history))
     assert "not told me your name" in joined(ask("What is my name?"))
 
 
@@ -111,10 +111,10 @@ def test_tools_are_called_with_arguments_from_the_prompt(prompt, tools, calls):
 def test_the_answer_after_a_tool_uses_its_result_or_its_error():
     done = demo_turn({"messages": [{"role": "user", "content": "3+1?"},
                                    {"role": "tool", "tool_name": "add_two_numbers", "content": "4"}]}, False)  # fmt: skip
-    assert joined(done) == "`add_two_numbers` returned **4**."
+    assert joined(done) == "add_two_numbers returned 4."
     failed = demo_turn({"messages": [{"role": "user", "content": "3/0?"}, {"role": "tool", "tool_name": "divide",
                         "content": "Error: ZeroDivisionError: division by zero"}]}, False)  # fmt: skip
-    assert "`divide` failed (ZeroDivisionError: division by zero)" in joined(failed)
+    assert "divide failed (ZeroDivisionError: division by zero)" in joined(failed)
 
 
 class Person(pydantic.BaseModel):

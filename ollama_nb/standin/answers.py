@@ -90,7 +90,7 @@ def arithmetic(match: re.Match[str], ask: Ask) -> Answer:
         tens, units = b - b % 10, b % 10
         thinking += (f" {_show(a)} × {tens} = {_show(a * tens)}, and {_show(a)} × {units} = {_show(a * units)}."
                      f" {_show(a * tens)} + {_show(a * units)} = {result}.")  # fmt: skip
-    return Answer(f"{_show(a)} {symbol} {_show(b)} = **{result}**.", thinking + f" The answer is {result}.")
+    return Answer(f"{_show(a)} {symbol} {_show(b)} = {result}.", thinking + f" The answer is {result}.")
 
 
 _NAME_GIVEN = re.compile(r"\b(?:my name is|i am|i'm|call me)\s+([A-Z][\w-]*)", re.I)
@@ -103,7 +103,7 @@ def recall_name(match: re.Match[str], ask: Ask) -> Answer:
         return Answer("You have not told me your name in this conversation yet.",
                       "The earlier messages do not give a name.")  # fmt: skip
     return Answer(
-        f"Your name is **{names[-1]}**.",
+        f"Your name is {names[-1]}.",
         f"Earlier in this conversation the user said their name is {names[-1]}.",
     )
 

@@ -68,10 +68,10 @@ def _from_results(results: list[tuple[str, str]]) -> Answer:
     for name, value in results:
         if value.startswith("Error"):
             lines.append(
-                f"The call to `{name}` failed ({value.removeprefix('Error: ')}), so I cannot give a result."
+                f"The call to {name} failed ({value.removeprefix('Error: ')}), so I cannot give a result."
             )
         else:
-            lines.append(f"`{name}` returned **{value}**.")
+            lines.append(f"{name} returned {value}.")
     return Answer(" ".join(lines), "The tools have answered; I can give the result now.")
 
 
