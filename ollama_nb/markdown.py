@@ -26,7 +26,10 @@ _SPECIAL = frozenset("\\`*_[]<>&!~|")  # what could make link text markup again
 
 
 def _new_md() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
+    # breaks: a model's single line breaks are meant (a haiku, an address), as in chat apps
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable(
+        ["table", "strikethrough"]
+    )
 
 
 @lru_cache(maxsize=1)

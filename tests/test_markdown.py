@@ -105,3 +105,8 @@ def test_safe_markdown_holds_for_mixed_random_documents():
         html = OTHERS.render(safe_markdown(text))
         assert fetched(html) == [], text
         assert not re.search(r"<(img|div)\b", html), text
+
+
+def test_a_models_single_line_breaks_are_kept():
+    html = to_html("An old silent pond\nA frog jumps into the pond\nSplash! Silence again.")
+    assert html.count("<br />") == 2
