@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from .backend import Backend
@@ -51,8 +52,8 @@ def context_length(backend: Backend, model: str, options: Mapping[str, Any]) -> 
     then the model's maximum (``/api/show``)."""
     try:
         for entry in backend.running():
-            length = entry.get("context_length")
-            if _same_model(str(entry.get("model") or entry.get("name") or ""), model) and isinstance(length, int):
+            name, length = str(entry.get("model") or entry.get("name") or ""), entry.get("context_length")
+            if _same_model(name, model) and isinstance(length, int):
                 return length, "server"
     except OllamaNbError:  # an older server, a cloud host: the other sources may say
         pass
@@ -107,7 +108,7 @@ def prompt_shrank(use: ContextUse) -> tuple[int, int] | None:
     """A prompt shorter than the one before it, as (before, after): the conversation only grows,
     so its oldest messages were dropped."""
     prompts = _prompts(use)
-    for before, after in zip(prompts, prompts[1:]):
+    for before, after in pairwise(prompts):
         if after < before:
             return before, after
     return None

@@ -254,6 +254,8 @@ class _Session:
         request, so it is not asked between tool rounds."""
         options = self.request.options
         limit, source = context.context_length(self.backend, self.request.model, options)
-        use = context.measure(ended, limit, source, options=options, earlier=self.earlier, started_s=self.now())
+        use = context.measure(
+            ended, limit, source, options=options, earlier=self.earlier, started_s=self.now()
+        )
         if use is not None:
             self.reply.trace.add(use)

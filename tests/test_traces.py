@@ -61,7 +61,8 @@ def test_trace_records_turns_and_round_trips(ip, server):
     assert trace.turns[0].started_s < ok.started_s < failed.started_s < trace.turns[1].started_s
     saved = json.loads(json.dumps(reply.to_record()))
     assert ollama_nb.Reply.from_record(saved).trace == trace
-    assert [e.kind for e in trace.entries] == ["turn", "round", "round", "turn", "context"]  # one list, in order
+    kinds = ["turn", "round", "round", "turn", "context"]  # one list, in order; the context meter last
+    assert [e.kind for e in trace.entries] == kinds
 
 
 def test_trace_html_is_collapsible_escaped_and_timed(ip, server):
