@@ -156,6 +156,11 @@ def warnings(use: ContextUse, chat: str | None = None) -> list[str]:
                 f"The answer was cut off: it reached the end of {_the_context(use)}. "
                 f"Give it more room with {room}{restart}."
             )
+    elif use.limit and use.used > use.limit and not prompt_at_limit(use):
+        found.append(
+            f"The answer ran past the end of {_the_context(use)} ({use.used:,} tokens): Ollama shifted "
+            f"out part of what the model had read to keep it writing. Give it more room with {room}{restart}."
+        )
     elif chat and not found and (use.fraction or 0) >= NEAR_FULL:
         found.append(
             f"The context is {_percent(use.fraction)} full: the next turn of {chat!r} will probably not "
@@ -201,13 +206,15 @@ def summary(use: ContextUse) -> str:
 
 
 def refusal(message: str, body: Mapping[str, Any]) -> str | None:
-    """The one line for a server that refused a prompt too long for the context (``truncate: false``)."""
+    """The one line for a server that refused a prompt too long for its context, or None for
+    another refusal. Ollama refuses instead of cutting when asked to (``truncate: false``)."""
     if "exceeds the context length" not in message and "exceeds maximum context length" not in message:
         return None
     sent = (body.get("options") or {}).get("num_ctx")
     size = f"num_ctx={sent}" if isinstance(sent, int) else "the server's context length"
     bigger = f"-o num_ctx={2 * sent}" if isinstance(sent, int) else "-o num_ctx=N (larger)"
+    why = ", and --strict-context asked the server not to cut it" if body.get("truncate") is False else ""
     return (
-        f"The prompt does not fit in the context ({size}), and --strict-context asked the server "
-        f"not to cut it: give it more room with {bigger}, or start a conversation over with %ollama reset."
+        f"The prompt does not fit in the context ({size}){why}: give it more room with {bigger}, "
+        "or start the conversation over with %ollama reset."
     )
