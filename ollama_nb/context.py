@@ -31,10 +31,18 @@ SOURCES = {
 
 @dataclass(frozen=True)
 class Earlier:
-    """What a conversation's earlier cells used: the last prompt's size, and the tokens each used."""
+    """What a conversation's earlier cells used: the last prompt's size, a low estimate of the
+    tokens added since (:func:`at_least_tokens`), and the tokens each cell used."""
 
     prompt: int | None = None
+    added: int = 0
     used: tuple[int, ...] = field(default_factory=tuple)
+
+
+def at_least_tokens(text: str) -> int:
+    """Fewer tokens than ``text`` surely takes: a sixth of its non-blank characters (English runs
+    near four characters a token, code and other scripts fewer; runs of spaces can be one)."""
+    return sum(1 for c in text if not c.isspace()) // 6
 
 
 def _same_model(a: str, b: str) -> bool:
@@ -88,14 +96,17 @@ def measure(
     return ContextUse(
         prompts=[t.metrics.prompt_eval_count for t in ended if t.metrics is not None],
         answer_tokens=last.metrics.eval_count, limit=limit, source=source,  # type: ignore[arg-type]
-        previous_prompt=earlier.prompt, done_reason=last.done_reason,
+        previous_prompt=earlier.prompt, added_at_least=earlier.added if earlier.prompt else 0,
+        done_reason=last.done_reason,
         num_predict=predict if isinstance(predict, int) and predict > 0 else None,
         trend=list(earlier.used), started_s=started_s,
     )  # fmt: skip
 
 
 def _prompts(use: ContextUse) -> list[int]:
-    before = [use.previous_prompt] if use.previous_prompt else []
+    """The prompts to compare, each at least as long as the one before unless cut; the previous
+    cell's grown by what was surely added since."""
+    before = [use.previous_prompt + use.added_at_least] if use.previous_prompt else []
     return before + [p for p in use.prompts if p]  # 0: the server did not count (older ones, cached)
 
 
@@ -105,8 +116,8 @@ def prompt_at_limit(use: ContextUse) -> bool:
 
 
 def prompt_shrank(use: ContextUse) -> tuple[int, int] | None:
-    """A prompt shorter than the one before it, as (before, after): the conversation only grows,
-    so its oldest messages were dropped."""
+    """A prompt shorter than the one before it (the previous cell's grown by what was added
+    since), as (before, after): the conversation only grows, so its oldest messages were dropped."""
     prompts = _prompts(use)
     for before, after in pairwise(prompts):
         if after < before:
@@ -140,10 +151,17 @@ def warnings(use: ContextUse, chat: str | None = None) -> list[str]:
         )
     elif shrank := prompt_shrank(use):
         before, after = shrank
+        grown = (use.previous_prompt or 0) + use.added_at_least
+        if use.added_at_least and before == grown:
+            needed = (
+                f"the conversation needs at least {before:,} (the turn before took {use.previous_prompt:,})"
+            )
+        else:
+            needed = f"the turn before took {before:,}"
         found.append(
-            f"The prompt probably lost its oldest messages: it took {after:,} tokens, fewer than the turn "
-            f"before ({before:,}), so Ollama dropped the start of the conversation to fit "
-            f"{_the_context(use)}. Give it more room with {room}{restart}."
+            f"The prompt probably lost its oldest messages: it took {after:,} tokens, but {needed}, so "
+            f"Ollama dropped the start of the conversation to fit {_the_context(use)}. "
+            f"Give it more room with {room}{restart}."
         )
     if answer_cut(use):
         if use.num_predict and use.answer_tokens >= use.num_predict:

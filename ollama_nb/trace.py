@@ -75,7 +75,8 @@ class ContextUse:
     turn wrote; ``limit`` is the context length and ``source`` where it came from: the
     ``num_ctx`` sent, the server's setting for the loaded model (``/api/ps``), or the model's
     own maximum (``/api/show``; the server may use less). ``previous_prompt`` is the last prompt
-    of the conversation's previous cell. :mod:`ollama_nb.context` measures it and says what it means.
+    of the conversation's previous cell, and ``added_at_least`` a low estimate of the tokens added
+    since (its answer and the new prompt): a prompt shorter than their sum was cut. :mod:`ollama_nb.context` measures it and says what it means.
     """
 
     prompts: list[int]
@@ -83,6 +84,7 @@ class ContextUse:
     limit: int | None = None
     source: Literal["num_ctx", "server", "model", ""] = ""
     previous_prompt: int | None = None
+    added_at_least: int = 0
     done_reason: str = ""
     num_predict: int | None = None  # the -o num_predict sent, to tell which limit cut an answer
     trend: list[int] = field(default_factory=list)  # tokens used by the conversation's earlier cells
