@@ -35,7 +35,7 @@ def _count(messages: list[dict[str, Any]], tools: list[Any] | None) -> int:
     return tokens
 
 
-def prompt_tokens(body: dict[str, Any]) -> int | None:
+def prompt_tokens(body: dict[str, Any], version: str) -> int | None:
     """The prompt's size as the server evaluates it; None when it does not fit and
     ``truncate: false`` says not to cut it (the server refuses)."""
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
@@ -43,7 +43,7 @@ def prompt_tokens(body: dict[str, Any]) -> int | None:
     size = _count(messages, tools)
     if size <= limit:
         return size
-    if body.get("truncate") is False:
+    if body.get("truncate") is False and since(version, STRICT):
         return None
     for start in range(1, len(messages)):  # drop the oldest messages, keeping the system ones
         kept = [m for m in messages[:start] if m.get("role") == "system"] + messages[start:]
@@ -90,11 +90,14 @@ def rendered(body: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def renders(version: str) -> bool:
-    """Whether a server of this version knows ``_debug_render_only`` (Ollama 0.11.5 and later);
-    an older one ignores the field and runs the model."""
+RENDERS, STRICT, LOGPROBS = (0, 11, 5), (0, 12, 6), (0, 12, 11)  # the first Ollama that knows each
+
+
+def since(version: str, first: tuple[int, ...]) -> bool:
+    """Whether a server of this version knows a request field; an older one ignores it (it runs
+    the model for ``_debug_render_only``, cuts for ``truncate: false``, sends no ``logprobs``)."""
     numbers = [int(part) for part in version.split("-")[0].split(".")[:3] if part.isdigit()]
-    return tuple(numbers) >= (0, 11, 5)
+    return tuple(numbers) >= first
 
 
 def render_only(model: str, body: dict[str, Any], created_at: str) -> dict[str, Any]:
@@ -124,11 +127,11 @@ def logprobs(piece: str, top: int) -> list[dict[str, Any]]:
     return [entry]
 
 
-def with_logprobs(line: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def with_logprobs(line: dict[str, Any], body: dict[str, Any], version: str) -> dict[str, Any]:
     """A streamed line as it comes when the request asked for ``logprobs``."""
     message = line.get("message") or {}
     piece = message.get("content") or message.get("thinking") or ""
-    if body.get("logprobs") and piece and not line.get("done"):
+    if body.get("logprobs") and piece and not line.get("done") and since(version, LOGPROBS):
         top = body.get("top_logprobs")
         line["logprobs"] = logprobs(piece, int(top) if isinstance(top, int) else 0)
     return line
