@@ -19,7 +19,7 @@ from typing import Any
 from . import api
 from .context import meter_text
 from .errors import Interrupted, OllamaNbError, OptionError
-from .options import check, parse_value
+from .options import check, parse_options, parse_value
 from .reply import Reply
 from .viewbase import NullView, View
 
@@ -86,6 +86,20 @@ def variants(
             "give fewer models or values."
         )
     return grid
+
+
+def from_cell(
+    models: str, think: bool | str | None, pairs: Sequence[str]
+) -> tuple[list[Variant], dict[str, Any], list[str]]:
+    """What a cell asks for: its variants (``-m a,b``, ``--think low,high``, ``-o
+    temperature=0,1``; one when nothing varies), the options they share, and notes on option
+    names ollama_nb does not know. Raises :class:`OptionError`."""
+    values = option_values(pairs)
+    shared = {k: v[0] for k, v in values.items() if len(v) == 1}
+    varying = {k: v for k, v in values.items() if len(v) > 1}
+    _, notes = parse_options(f"{k}={json.dumps(v[0])}" for k, v in values.items())
+    thinks: list[bool | str | None] = list(split(think)) if isinstance(think, str) else [think]
+    return variants(split(models), thinks, varying), shared, notes
 
 
 @dataclass

@@ -18,6 +18,7 @@ from .trace import ContextUse, ModelTurn, RenderedPrompt, Trace
 
 if TYPE_CHECKING:
     from .comparison import Comparison
+    from .reply import Reply
 
 MUTED = "color:#757575;font-size:0.9em"
 WARNING = "#e65100"
@@ -65,6 +66,25 @@ def meter_lines(use: ContextUse, chat: str | None = None) -> list[str]:
     if trend := context.trend_text(use):
         line += f" · {chat or 'conversation'}: {trend}"
     return [line] + [f"⚠ {text}" for text in context.warnings(use, chat)]
+
+
+# -- under a reply's status line ----------------------------------------------------------------
+def inside_html(reply: Reply) -> str:
+    """What goes under a reply's status: the context meter (with any warning), the trace's
+    notices, and the shaded answer when token probabilities came."""
+    parts = [meter_html(reply.context, reply.chat)] if reply.context is not None else []
+    parts += [
+        f'<div class="ollama-nb-notice" style="{MUTED}">{escape(n.text)}</div>' for n in reply.trace.notices
+    ]
+    if reply.logprobs:
+        parts.append(logprobs_html(reply.logprobs, open_=False))
+    return "".join(parts)
+
+
+def inside_lines(reply: Reply) -> list[str]:
+    """The same as text: the meter, its warnings, the notices."""
+    lines = meter_lines(reply.context, reply.chat) if reply.context is not None else []
+    return lines + [n.text for n in reply.trace.notices]
 
 
 # -- the rendered prompt -------------------------------------------------------------------------
@@ -212,8 +232,6 @@ def comparison_html(comparison: Comparison) -> str:
     cells = []
     for reply, error in zip(comparison.replies, comparison.errors, strict=False):
         inner = static_html(reply) if reply is not None and reply.received else ""
-        if reply is not None and reply.context is not None:
-            inner += meter_html(reply.context)
         if error and not (reply is not None and reply.error):
             inner += f'<div class="ollama-nb-error" style="color:{ERROR}">✗ {escape(error)}</div>'
         cells.append(f'<td style="vertical-align:top;text-align:left">{inner}</td>')
