@@ -84,7 +84,8 @@ def describe(turn: ModelTurn) -> str:
             parts.append(f"first token at {_seconds(turn.first_token_s)}")
         text = f"{phase.label}: {_seconds(phase.duration_s)}"
         if phase.tokens:
-            text = f"{phase.label}: {phase.tokens:,} tokens in {_seconds(phase.duration_s)}"
+            tokens = f"{phase.tokens:,} token{'s' if phase.tokens != 1 else ''}"
+            text = f"{phase.label}: {tokens} in {_seconds(phase.duration_s)}"
             text += f" ({phase.tokens_per_s:,.1f}/s)" if phase.tokens_per_s else ""
         parts.append(text)
     return " · ".join(parts)
