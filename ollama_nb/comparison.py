@@ -41,7 +41,13 @@ class Variant:
         """``qwen3 · think high · temperature=0``"""
         parts = [self.model]
         if self.think is not None:
-            parts.append({True: "think", False: "no think"}.get(self.think, f"think {self.think}"))  # type: ignore[call-overload]
+            parts.append(
+                "think"
+                if self.think is True
+                else "no think"
+                if self.think is False
+                else f"think {self.think}"
+            )
         parts += [f"{k}={json.dumps(v)}" for k, v in self.options]
         return " · ".join(parts)
 

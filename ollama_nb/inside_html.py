@@ -14,7 +14,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from . import context, phases
-from .trace import ContextUse, ModelTurn, RenderedPrompt, Trace
+from .trace import ContextUse, ModelTurn, RenderedPrompt, ToolRound, Trace
 
 if TYPE_CHECKING:
     from .comparison import Comparison
@@ -120,7 +120,9 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
     total = trace.duration_s or 1e-9
     label, height = 150, 16
     scale = (width - label) / total
-    rows = sorted([*trace.turns, *trace.rounds], key=lambda entry: entry.started_s)
+    rows: list[ModelTurn | ToolRound] = sorted(
+        [*trace.turns, *trace.rounds], key=lambda entry: entry.started_s
+    )
     shapes = []
     for i, entry in enumerate(rows):
         y = i * height

@@ -159,7 +159,7 @@ def _plain(value: Any) -> Any:
 
 def _slim(logprob: dict[str, Any]) -> dict[str, Any]:
     """A token's probability without its bytes (the token's text says it): half the size saved."""
-    kept = {k: logprob[k] for k in ("token", "logprob") if k in logprob}
+    kept: dict[str, Any] = {k: logprob[k] for k in ("token", "logprob") if k in logprob}
     if isinstance(logprob.get("top_logprobs"), list):
         kept["top_logprobs"] = [_slim(t) for t in logprob["top_logprobs"] if isinstance(t, dict)]
     return kept
