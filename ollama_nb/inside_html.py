@@ -53,7 +53,7 @@ def meter_html(use: ContextUse, chat: str | None = None) -> str:
         f"{context.bar(use.fraction)}</span> {escape(context.meter_text(use))}"
     ]
     if trend:
-        parts.append(f" · {escape(repr(chat) if chat else 'conversation')}: {escape(trend)}")
+        parts.append(f" · {escape(f'conversation {chat!r}' if chat else 'conversation')}: {escape(trend)}")
     parts.append("</div>")
     parts += [f'<div class="ollama-nb-warning" style="color:{WARNING}">⚠ {escape(text)}</div>'
               for text in context.warnings(use, chat)]  # fmt: skip
@@ -64,7 +64,7 @@ def meter_lines(use: ContextUse, chat: str | None = None) -> list[str]:
     """The meter as text lines (the saved output's text fallback, plain views)."""
     line = context.summary(use)
     if trend := context.trend_text(use):
-        line += f" · {chat or 'conversation'}: {trend}"
+        line += f" · conversation {chat!r}: {trend}" if chat else f" · conversation: {trend}"
     return [line] + [f"⚠ {text}" for text in context.warnings(use, chat)]
 
 
@@ -230,7 +230,7 @@ def comparison_html(comparison: Comparison) -> str:
     """The answers in columns (a table, so it holds without styles), then the figures table."""
     from .render import static_html
 
-    heads = "".join(f"<th>{escape(v.label)}</th>" for v in comparison.variants)
+    heads = "".join(f'<th style="text-align:left">{escape(v.label)}</th>' for v in comparison.variants)
     cells = []
     for reply, error in zip(comparison.replies, comparison.errors, strict=False):
         inner = static_html(reply) if reply is not None and reply.received else ""
@@ -264,8 +264,9 @@ def figures_html(comparison: Comparison) -> str:
             _cell(r.total_s) if r.total_s else "–", r.total_s if r.outcome == "ok" else None, totals, low=True
         )
         outcome = "" if r.outcome == "ok" else f'<span style="color:{ERROR}">{escape(r.outcome)}</span>'
-        body.append(f"<tr><td>{escape(r.label)}</td><td>{first}</td><td>{speed}</td><td>{total}</td>"
-                    f"<td>{r.tokens:,}</td><td>{r.tool_calls}</td><td>{escape(r.context)}</td><td>{outcome}</td></tr>")  # fmt: skip
+        body.append(f'<tr><td style="text-align:left">{escape(r.label)}</td><td>{first}</td><td>{speed}</td>'
+                    f"<td>{total}</td><td>{r.tokens:,}</td><td>{r.tool_calls}</td><td>{escape(r.context)}</td>"
+                    f"<td>{outcome}</td></tr>")  # fmt: skip
     return f'<table class="ollama-nb-figures"><tr>{head}</tr>{"".join(body)}</table>'
 
 

@@ -38,7 +38,9 @@ def test_the_saved_output_keeps_the_meter_and_a_conversations_trend_and_warning(
     assert 'class="ollama-nb-context"' in first["text/html"] and "/ 64 tokens · " in first["text/html"]
     assert "ollama-nb-warning" not in first["text/html"]
     html, text = last["text/html"], last["text/plain"]
-    assert "&#x27;fruit&#x27;: " in html and " → " in html  # the trend over the conversation's cells
+    assert (
+        "conversation &#x27;fruit&#x27;: " in html and " → " in html
+    )  # the trend over the conversation's cells
     assert "⚠ The prompt probably" in text and "%ollama reset fruit" in text
     assert last[MIME]["trace"]["entries"][-1]["kind"] == "context"
 
@@ -111,7 +113,9 @@ def test_two_models_stream_into_two_columns_then_leave_columns_and_table(server)
     (output,) = outputs_of(nb, 1)  # the live columns were replaced by the static comparison
     data = output["data"]
     assert "ollama-nb-columns" in data["text/html"] and "ollama-nb-figures" in data["text/html"]
-    assert "<th>llama3.2</th><th>qwen3</th>" in data["text/html"]
+    assert (
+        '<th style="text-align:left">llama3.2</th><th style="text-align:left">qwen3</th>' in data["text/html"]
+    )
     assert data["text/plain"].startswith("variant") and "first token" in data["text/plain"]
     assert [r.content for r in comparison.Comparison.from_record(data[comparison.MIME])] == [
         "The first one.",
