@@ -132,3 +132,14 @@ def test_strict_context_makes_the_server_refuse_in_one_line(server):
     assert "does not fit in the context (num_ctx=64)" in str(caught.value) and "\n" not in str(caught.value)
     relaxed = ollama_nb.chat(body, model="llama3.2", host=server.url, display="none", options={"num_ctx": 64})
     assert relaxed.context.prompt_tokens == 64 and context.prompt_at_limit(relaxed.context)
+
+
+def test_the_chat_box_shows_the_meter_under_each_reply(server):
+    from ollama_nb import ChatWidget
+
+    chat = ChatWidget(model="llama3.2", host=server.url)
+    chat.ask("Hello", wait=True)
+    chat.ask("And again", wait=True)
+    status = chat.history.children[3].children[-1].value  # the second reply's status line
+    assert 'class="ollama-nb-context"' in status and "/ 4,096 tokens · " in status
+    assert " → " in status  # the conversation's trend, reply by reply
