@@ -183,7 +183,7 @@ def test_the_links_between_tutorials_lead_on():
     assert links == {a: [b] for a, b in zip(NOTEBOOKS, [*NOTEBOOKS[1:], NOTEBOOKS[0]], strict=True)}
 
 
-@stand_in_only
+@recorded_only
 def test_inside_notebook_shows_the_meter_the_prompt_the_time_and_the_choice(executed):
     nb = executed("05_inside.ipynb")
     out = text(nb)

@@ -1,62 +1,70 @@
-"""What the stand-in tells about the inside of a request, as Ollama does: the prompt's size in
-tokens and its cutting at ``num_ctx``, the loaded models' context length, the rendered prompt
-(``_debug_render_only``) and token probabilities (``logprobs``).
+"""What the stand-in tells about the inside of a request, as Ollama does: the prompt's size and
+its cutting at ``num_ctx``, the rendered prompt (``_debug_render_only``), and what an older
+version does not know.
 
-Tokens are counted as word-sized pieces (:func:`~ollama_nb.standin.script.split_tokens`) plus a
-few per message for the template's markers: not a real tokenizer, but it grows and gets cut the
-way a real prompt does. The cutting follows Ollama's ``chatPrompt``: drop the oldest messages
-(keeping system messages and the last message) until the prompt fits, then cut what is still too
-long to the context length; with ``truncate: false`` refuse instead.
+Tokens are counted as a quarter of the characters of the messages and tools as JSON: not a
+tokenizer, but a prompt grows and gets cut the way a real one does. The cutting follows Ollama's
+``chatPrompt``: drop the oldest messages (keeping the system ones and the last message) until the
+prompt fits, then the runner cuts what is still too long.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import zlib
 from typing import Any
 
-from .script import split_tokens
-
 DEFAULT_NUM_CTX = 4096  # what Ollama loads a model with when the request does not say
-PER_MESSAGE = 4  # <|im_start|>role\n ... <|im_end|>\n
-TOO_LONG = "the input length exceeds the context length"  # Ollama's runner, status 400
+RENDERS, STRICT, LOGPROBS = (0, 11, 5), (0, 12, 6), (0, 12, 11)  # the first Ollama that knows each
 
 
-def num_ctx(body: dict[str, Any]) -> int:
-    value = (body.get("options") or {}).get("num_ctx")
+def since(version: str, first: tuple[int, ...]) -> bool:
+    """Whether a server of this version knows a request field; an older one ignores it (it runs
+    the model for ``_debug_render_only``, cuts for ``truncate: false``, sends no ``logprobs``)."""
+    numbers = [int(part) for part in version.split("-")[0].split(".")[:3] if part.isdigit()]
+    return tuple(numbers) >= first
+
+
+def as_understood(body: dict[str, Any], version: str) -> dict[str, Any]:
+    """The request as a server of this version reads it: fields it does not know left out."""
+    unknown = set()
+    if not since(version, RENDERS):
+        unknown.add("_debug_render_only")
+    if not since(version, STRICT):
+        unknown |= {"truncate", "shift"}
+    if not since(version, LOGPROBS):
+        unknown |= {"logprobs", "top_logprobs"}
+    return {k: v for k, v in body.items() if k not in unknown}
+
+
+def num_ctx(request: dict[str, Any]) -> int:
+    value = (request.get("options") or {}).get("num_ctx")
     return int(value) if isinstance(value, (int, float)) and value > 0 else DEFAULT_NUM_CTX
 
 
-def _count(messages: list[dict[str, Any]], tools: list[Any] | None) -> int:
-    tokens = sum(PER_MESSAGE + len(split_tokens(str(m.get("content") or ""))) for m in messages)
-    if tools:
-        tokens += len(split_tokens(json.dumps(tools)))
-    return tokens
+def prompt_tokens(request: dict[str, Any]) -> int:
+    """About a token per four characters of the messages (and tools) sent."""
+    sent = json.dumps(request.get("messages") or []) + json.dumps(request.get("tools") or [])
+    return max(1, len(sent) // 4)
 
 
-def prompt_tokens(body: dict[str, Any], version: str) -> int | None:
-    """The prompt's size as the server evaluates it; None when it does not fit and
-    ``truncate: false`` says not to cut it (the server refuses)."""
-    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    tools, limit = body.get("tools"), num_ctx(body)
-    size = _count(messages, tools)
-    if size <= limit:
-        return size
-    if body.get("truncate") is False and since(version, STRICT):
-        return None
-    for start in range(1, len(messages)):  # drop the oldest messages, keeping the system ones
+def kept_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages Ollama keeps within the context: the oldest dropped (the system ones and the
+    last message stay) until the prompt fits; with ``truncate: false``, all of them."""
+    messages = [m for m in request.get("messages") or [] if isinstance(m, dict)]
+    limit = num_ctx(request)
+    if prompt_tokens(request) <= limit or request.get("truncate") is False:
+        return messages
+    for start in range(1, len(messages)):
         kept = [m for m in messages[:start] if m.get("role") == "system"] + messages[start:]
-        size = _count(kept, tools)
-        if size <= limit:
-            return size
-    return limit  # the last message alone is too long: the runner keeps its start and its end
+        if prompt_tokens({**request, "messages": kept}) <= limit:
+            return kept
+    return messages[-1:]
 
 
-def running(loaded: dict[str, int]) -> list[dict[str, Any]]:
-    """``/api/ps`` entries for the models a chat has loaded, with their context length."""
-    return [{"name": name, "model": name, "size": 0, "size_vram": 0, "context_length": length,
-             "expires_at": "2099-01-01T00:00:00Z"} for name, length in loaded.items()]  # fmt: skip
+def evaluated(request: dict[str, Any]) -> int:
+    """The prompt's size as the server evaluates it: what is kept, and what is still too long
+    cut to the context (the runner keeps its start and its end)."""
+    return min(prompt_tokens({**request, "messages": kept_messages(request)}), num_ctx(request))
 
 
 def rendered(body: dict[str, Any]) -> str:
@@ -83,55 +91,15 @@ def rendered(body: dict[str, Any]) -> str:
             calls = [c.get("function", {}) for c in message["tool_calls"]]
             content = "<tool_call>\n" + "\n".join(json.dumps(c) for c in calls) + "\n</tool_call>"
         parts.append(f"<|im_start|>{role}\n{content}<|im_end|>\n")
-    if body.get("think"):
-        parts.append("<|im_start|>assistant\n<think>\n")
-    else:
-        parts.append("<|im_start|>assistant\n")
+    parts.append("<|im_start|>assistant\n<think>\n" if body.get("think") else "<|im_start|>assistant\n")
     return "".join(parts)
 
 
-RENDERS, STRICT, LOGPROBS = (0, 11, 5), (0, 12, 6), (0, 12, 11)  # the first Ollama that knows each
-
-
-def since(version: str, first: tuple[int, ...]) -> bool:
-    """Whether a server of this version knows a request field; an older one ignores it (it runs
-    the model for ``_debug_render_only``, cuts for ``truncate: false``, sends no ``logprobs``)."""
-    numbers = [int(part) for part in version.split("-")[0].split(".")[:3] if part.isdigit()]
-    return tuple(numbers) >= first
-
-
 def render_only(model: str, body: dict[str, Any], created_at: str) -> dict[str, Any]:
-    """Ollama's answer to ``_debug_render_only``: one object, ``done: false``, no model run."""
+    """Ollama's answer to ``_debug_render_only``: one object, ``done: false``, no answer."""
     images = sum(len(m.get("images") or []) for m in body.get("messages") or [] if isinstance(m, dict))
     info: dict[str, Any] = {"rendered_template": rendered(body)}
     if images:
         info["image_count"] = images
     return {"model": model, "created_at": created_at, "message": {"role": "", "content": ""},
             "done": False, "_debug_info": info}  # fmt: skip
-
-
-def logprobs(piece: str, top: int) -> list[dict[str, Any]]:
-    """A made-up but steady probability for a streamed piece, with ``top`` alternatives."""
-    seed = zlib.crc32(piece.encode())
-    chosen = -((seed % 250) / 100)  # between 0 % and -2.5 nats: from certain to unsure
-    entry: dict[str, Any] = {"token": piece, "logprob": chosen, "bytes": list(piece.encode())}
-    if top:
-        others = [piece.upper(), piece.strip() + "s", " the", " a", ".", ",", " and"]
-        rest = 1 - math.exp(chosen)
-        alternatives = [{"token": piece, "logprob": chosen, "bytes": list(piece.encode())}]
-        for rank, token in enumerate(others[: top - 1]):
-            share = rest / (2 ** (rank + 1))
-            alternatives.append({"token": token, "logprob": math.log(max(share, 1e-9)),
-                                 "bytes": list(token.encode())})  # fmt: skip
-        entry["top_logprobs"] = alternatives
-    return [entry]
-
-
-def with_logprobs(line: dict[str, Any], body: dict[str, Any], version: str) -> dict[str, Any]:
-    """A streamed line as it comes when the request asked for ``logprobs``."""
-    message = line.get("message") or {}
-    piece = message.get("content") or message.get("thinking") or ""
-    if body.get("logprobs") and piece and not line.get("done") and since(version, LOGPROBS):
-        top = body.get("top_logprobs")
-        line["logprobs"] = logprobs(piece, int(top) if isinstance(top, int) else 0)
-    return line
