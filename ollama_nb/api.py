@@ -222,7 +222,7 @@ def _prepare(
         history, dropped = thread.history_for(cell)
         last_prompt, used = thread.used_before(cell)
         answer = history[-1].get("content", "") if history and history[-1].get("role") == "assistant" else ""
-        added = context.at_least_tokens(str(answer)) + context.at_least_tokens(prompt)
+        added = (context.at_least_tokens(str(answer)) if answer else 0) + context.at_least_tokens(prompt)
         earlier = context.Earlier(last_prompt, added, tuple(used))
     messages = [*history]
     kept = len(messages)  # messages that came from earlier cells, left out of this cell's record

@@ -39,10 +39,14 @@ class Earlier:
     used: tuple[int, ...] = field(default_factory=tuple)
 
 
+PER_MESSAGE = 3  # tokens a chat template adds around a message, at least (ChatML and Llama 3 add 5)
+
+
 def at_least_tokens(text: str) -> int:
-    """Fewer tokens than ``text`` surely takes: a sixth of its non-blank characters (English runs
-    near four characters a token, code and other scripts fewer; runs of spaces can be one)."""
-    return sum(1 for c in text if not c.isspace()) // 6
+    """Fewer tokens than ``text`` surely takes as a message: a sixth of its non-blank characters
+    (English runs near four characters a token, code and other scripts fewer; runs of spaces can
+    be one), and the template's marks around it."""
+    return sum(1 for c in text if not c.isspace()) // 6 + PER_MESSAGE
 
 
 def _same_model(a: str, b: str) -> bool:

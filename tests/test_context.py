@@ -116,9 +116,9 @@ def test_a_conversation_that_overflows_a_small_context_is_warned_about(ip, serve
     assert context.prompt_cut(meter)
     (warning, *_) = context.warnings(meter, "small")
     assert "oldest messages" in warning and "%ollama reset small" in warning
-    # the third prompt (62 tokens) is longer than the second (55), but shorter than the second
-    # plus its answer and the new prompt: messages were dropped all the same
-    assert meter.prompt_tokens > meter.previous_prompt
+    # the third prompt is no shorter than the second, but shorter than the second plus its answer
+    # and the new prompt: messages were dropped all the same
+    assert meter.prompt_tokens >= meter.previous_prompt
     assert f"the turn before took {meter.previous_prompt}" in warning and "needs at least" in warning
 
 

@@ -38,6 +38,8 @@ def live_html(html: str) -> list[str]:
 
 # -- what the model is sent ----------------------------------------------------------------------
 def test_the_rendered_prompt_shows_system_tools_and_conversation(server):
+    server.push(Turn(content="Not asked for."))
+
     def add_two_numbers(a: int, b: int) -> int:
         """Add two numbers."""
         return a + b
@@ -51,7 +53,7 @@ def test_the_rendered_prompt_shows_system_tools_and_conversation(server):
     (sent,) = server.state.chats()
     assert sent["_debug_render_only"] is True and sent["stream"] is False
     assert sent["tools"][0]["function"]["name"] == "add_two_numbers"
-    assert not server.state.loaded  # nothing was run
+    assert len(server.state.script) == 1  # nothing was generated: the scripted answer is still there
 
 
 def test_render_with_the_answer_keeps_the_rendered_prompt_in_the_trace(server):

@@ -24,7 +24,7 @@ def test_every_status_shows_the_context_meter(ip, server, capsys):
     run_cell(ip, "%%ollama -m llama3.2 -o num_ctx=2048\nHello there")
     out = capsys.readouterr().out
     meter = ip.user_ns["_ollama"].context
-    assert f"context ░░░░░░░░░░ {meter.used} / 2,048 tokens · 0 %" in out
+    assert f"context ░░░░░░░░░░ {meter.used} / 2,048 tokens · {100 * meter.used / 2048:.0f} %" in out
 
 
 def test_the_saved_output_keeps_the_meter_and_a_conversations_trend_and_warning(server):
@@ -61,6 +61,7 @@ def test_strict_context_sends_no_cutting_and_the_refusal_is_one_line(server):
 
 # -- what the model is sent ----------------------------------------------------------------------
 def test_ollama_render_shows_the_prompt_as_the_model_reads_it_and_nothing_runs(server):
+    server.push(Turn(content="Not asked for."))
     nb = execute_notebook(["%load_ext ollama_nb",
                            "%ollama render -m llama3.2 --system 'Be brief.' Why is the sky blue",
                            "%%ollama render -m qwen3 --think\nAnd the sea?"], server)  # fmt: skip
@@ -70,7 +71,7 @@ def test_ollama_render_shows_the_prompt_as_the_model_reads_it_and_nothing_runs(s
                                   "Why is the sky blue<|im_end|>\n<|im_start|>assistant\n")  # fmt: skip
     assert outputs_of(nb, 2)[0]["data"]["text/plain"].endswith("<|im_start|>assistant\n<think>\n")
     assert all(body["_debug_render_only"] for body in server.state.chats())
-    assert not server.state.loaded  # no model ran
+    assert len(server.state.script) == 1  # nothing was generated: the scripted answer is still there
 
 
 def test_render_next_to_the_answer_and_the_line_where_the_server_cannot(server):
