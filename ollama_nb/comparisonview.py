@@ -13,12 +13,14 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
-from . import inside_html
+from . import inside_html, render
 from .comparison import Comparison, Variant, run
+from .kernel import widgets_available
+from .plain import PlainView
 from .reply import Reply
 from .stream import Event
 from .trace import ModelTurn, ToolRound
-from .view import LiveView, PlainView, widgets_available
+from .view import BoxView, close_all
 from .viewbase import NullView, View
 
 
@@ -53,17 +55,13 @@ class ComparisonView:
 
     def __init__(self, prompt: str, chosen: Sequence[Variant]) -> None:
         self.sofar = Comparison(prompt, list(chosen), [None] * len(chosen), [None] * len(chosen))
-        self.views = [LiveView(v.model, embedded=True) for v in chosen]
-        columns = [
-            widgets.VBox([widgets.HTML(f"<b>{escape(v.label)}</b>"), view.root],
-                         layout=widgets.Layout(flex="1 1 0", min_width="16em", padding="0 8px"))
-            for v, view in zip(chosen, self.views, strict=True)
-        ]  # fmt: skip
+        self.views = [BoxView(v.model) for v in chosen]
+        columns = [widgets.VBox([widgets.HTML(f"<b>{escape(v.label)}</b>"), view.widget])
+                   for v, view in zip(chosen, self.views, strict=True)]  # fmt: skip
         self.figures = widgets.HTML()
-        self.root = widgets.VBox(
-            [widgets.HBox(columns, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")),
-             self.figures]
-        )  # fmt: skip
+        row = widgets.HBox(columns, layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.root = widgets.VBox([widgets.HTML(render.style_tag()), row, self.figures])
+        self.root.add_class("ollama-nb")
         self.root.add_class("ollama-nb-live-comparison")
         self._handle: Any = None
 
@@ -75,7 +73,7 @@ class ComparisonView:
 
     def finished(self, index: int, reply: Reply) -> None:
         self.sofar.replies[index] = reply
-        self.figures.value = inside_html.figures_html(self.sofar)
+        self.figures.value = inside_html.figures_html(self.sofar)  # styled by the stylesheet above
 
     def finish(self, comparison: Comparison) -> None:
         bundle = inside_html.comparison_bundle(comparison)
@@ -83,13 +81,7 @@ class ComparisonView:
             self._handle.update(bundle, raw=True)
         else:
             display(bundle, raw=True)
-        _close(self.root)
-
-
-def _close(widget: widgets.Widget) -> None:
-    for child in getattr(widget, "children", ()):
-        _close(child)
-    widget.close()
+        close_all(self.root)
 
 
 class PlainComparison:
@@ -109,14 +101,12 @@ class PlainComparison:
         return PlainView(variant.model, self.out)
 
     def finish(self, comparison: Comparison) -> None:
-        if (
-            widgets_available()
-        ):  # a kernel (nbconvert, --plain): the notebook keeps the figures and the record
+        if widgets_available():  # a kernel (nbconvert, --plain): the notebook keeps figures and record
             bundle = inside_html.comparison_bundle(comparison)
             if not self.quiet:  # the answers are already in the output, each with its record
                 bundle = {
                     **bundle,
-                    "text/html": inside_html.figures_html(comparison),
+                    "text/html": f'<div class="ollama-nb">{render.style_tag()}{inside_html.figures_html(comparison)}</div>',
                     "text/plain": comparison.table(),
                 }
             display(bundle, raw=True)

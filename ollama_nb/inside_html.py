@@ -2,8 +2,9 @@
 time went, token probabilities, and variants side by side. No widgets, no kernel.
 
 Everything from the model, a tool or the template goes through ``html.escape`` (attributes
-included) or the markdown renderer; nothing makes the browser fetch. What matters is written as
-text, so it still reads where styles are stripped (GitHub, nbviewer): the bars are characters.
+included) or the markdown renderer; nothing makes the browser fetch. The look is in the shared
+stylesheet (``style.css``); what matters is written as text, so it still reads where styles are
+stripped (GitHub, nbviewer): the bars are characters, the warnings words.
 """
 
 from __future__ import annotations
@@ -20,11 +21,8 @@ if TYPE_CHECKING:
     from .comparison import Comparison
     from .reply import Reply
 
-MUTED = "color:#757575;font-size:0.9em"
-WARNING = "#e65100"
-ERROR = "#c62828"
 PHASE_COLOURS = {"load": "#9e9e9e", "prompt": "#90caf9", "other": "#e0e0e0", "writing": "#1e88e5"}
-ROUND_OK, ROUND_FAILED = "#fb8c00", ERROR
+ROUND_OK, ROUND_FAILED = "#fb8c00", "#d32f2f"
 
 
 def _seconds(value: float) -> str:
@@ -36,10 +34,11 @@ def _seconds(value: float) -> str:
 
 
 # -- the context meter ---------------------------------------------------------------------------
-def meter_colour(use: ContextUse) -> str:
+def meter_level(use: ContextUse) -> str:
+    """``over`` when something was cut or overflowed, ``near`` when nearly full, else ``ok``."""
     if context.prompt_cut(use) or context.answer_cut(use) or (use.fraction or 0) > 1:
-        return ERROR
-    return WARNING if (use.fraction or 0) >= context.NEAR_FULL else "#43a047"
+        return "over"
+    return "near" if (use.fraction or 0) >= context.NEAR_FULL else "ok"
 
 
 def meter_html(use: ContextUse, chat: str | None = None) -> str:
@@ -48,15 +47,16 @@ def meter_html(use: ContextUse, chat: str | None = None) -> str:
     source = context.SOURCES.get(use.source, "unknown")
     trend = context.trend_text(use)
     parts = [
-        f'<div class="ollama-nb-context" style="{MUTED}" title="context length: {escape(source)}">context '
-        f'<span class="ollama-nb-meter" style="color:{meter_colour(use)};letter-spacing:-1px">'
-        f"{context.bar(use.fraction)}</span> {escape(context.meter_text(use))}"
+        f'<div class="ollama-nb-context" title="context length: {escape(source)}">context '
+        f'<span class="ollama-nb-meter ollama-nb-meter-{meter_level(use)}">{context.bar(use.fraction)}</span> '
+        f"{escape(context.meter_text(use))}"
     ]
     if trend:
         parts.append(f" · {escape(f'conversation {chat!r}' if chat else 'conversation')}: {escape(trend)}")
     parts.append("</div>")
-    parts += [f'<div class="ollama-nb-warning" style="color:{WARNING}">⚠ {escape(text)}</div>'
-              for text in context.warnings(use, chat)]  # fmt: skip
+    parts += [
+        f'<div class="ollama-nb-warning">⚠ {escape(text)}</div>' for text in context.warnings(use, chat)
+    ]
     return "".join(parts)
 
 
@@ -70,21 +70,17 @@ def meter_lines(use: ContextUse, chat: str | None = None) -> list[str]:
 
 # -- under a reply's status line ----------------------------------------------------------------
 def inside_html(reply: Reply) -> str:
-    """What goes under a reply's status: the context meter (with any warning), the trace's
-    notices, and the shaded answer when token probabilities came."""
+    """What goes with a reply's status line: the context meter (and any warning in words), and
+    the shaded answer when token probabilities came."""
     parts = [meter_html(reply.context, reply.chat)] if reply.context is not None else []
-    parts += [
-        f'<div class="ollama-nb-notice" style="{MUTED}">{escape(n.text)}</div>' for n in reply.trace.notices
-    ]
     if reply.logprobs:
         parts.append(logprobs_html(reply.logprobs, open_=False))
     return "".join(parts)
 
 
 def inside_lines(reply: Reply) -> list[str]:
-    """The same as text: the meter, its warnings, the notices."""
-    lines = meter_lines(reply.context, reply.chat) if reply.context is not None else []
-    return lines + [n.text for n in reply.trace.notices]
+    """The meter and its warnings, as text."""
+    return meter_lines(reply.context, reply.chat) if reply.context is not None else []
 
 
 # -- the rendered prompt -------------------------------------------------------------------------
@@ -98,18 +94,16 @@ _MARKERS = re.compile(
 def rendered_html(entry: RenderedPrompt, open_: bool = False) -> str:
     """The prompt as the model reads it, template markers shaded, in a collapsible block."""
     marked = _MARKERS.sub(
-        lambda m: (
-            f'<span class="ollama-nb-marker" style="color:#8e24aa;font-weight:bold">{m.group(0)}</span>'
-        ),
+        lambda m: f'<span class="ollama-nb-marker">{m.group(0)}</span>',
         escape(entry.text, quote=False),
     )
     lines = entry.text.count("\n") + 1
     images = f" · {entry.image_count} image(s)" if entry.image_count else ""
     return (
-        f'<details class="ollama-nb-rendered"{" open" if open_ else ""}><summary style="{MUTED}">'
+        f'<details class="ollama-nb-rendered"{" open" if open_ else ""}><summary>'
         f"What the model reads: the prompt as its template renders it ({len(entry.text):,} characters, "
         f"{lines:,} lines{images})</summary>"
-        f'<pre style="white-space:pre-wrap">{marked}</pre></details>'
+        f"<pre>{marked}</pre></details>"
     )
 
 
@@ -174,14 +168,14 @@ def phases_html(trace: Trace) -> str:
     lines = [
         f"<li>turn {t.index + 1}: {escape(text)}</li>" for t in trace.turns if (text := phases.describe(t))
     ]
-    return f'<ul class="ollama-nb-phases" style="{MUTED}">{"".join(lines)}</ul>' if lines else ""
+    return f'<ul class="ollama-nb-phases">{"".join(lines)}</ul>' if lines else ""
 
 
 def time_html(trace: Trace) -> str:
     """The collapsible "where the time went" block: the timeline and the phases in words."""
     if not trace.turns:
         return ""
-    return (f'<details class="ollama-nb-time"><summary style="{MUTED}">Where the time went</summary>'
+    return (f'<details class="ollama-nb-time"><summary>Timeline: where the time went</summary>'
             f"{timeline_svg(trace)}{phases_html(trace)}</details>")  # fmt: skip
 
 
@@ -220,26 +214,28 @@ def logprobs_html(logprobs: list[dict[str, Any]], open_: bool = True) -> str:
     mean = sum(probabilities) / len(probabilities)
     summary = (f"Token probabilities: {len(probabilities):,} tokens, {_percent(mean)} on average, "
                f"{unsure:,} under 20 % (darker: less sure; hover for the alternatives)")  # fmt: skip
-    return (f'<details class="ollama-nb-logprobs"{" open" if open_ else ""}><summary style="{MUTED}">'
-            f'{escape(summary)}</summary><div style="white-space:pre-wrap;line-height:1.6">{"".join(spans)}</div>'
+    return (f'<details class="ollama-nb-logprobs"{" open" if open_ else ""}><summary>'
+            f'{escape(summary)}</summary><div class="ollama-nb-tokens">{"".join(spans)}</div>'
             "</details>")  # fmt: skip
 
 
 # -- variants side by side -----------------------------------------------------------------------
 def comparison_html(comparison: Comparison) -> str:
     """The answers in columns (a table, so it holds without styles), then the figures table."""
-    from .render import static_html
+    from .render import static_html, style_tag
 
-    heads = "".join(f'<th style="text-align:left">{escape(v.label)}</th>' for v in comparison.variants)
+    heads = "".join(f"<th>{escape(v.label)}</th>" for v in comparison.variants)
     cells = []
     for reply, error in zip(comparison.replies, comparison.errors, strict=False):
-        inner = static_html(reply) if reply is not None and reply.received else ""
+        inner = static_html(reply, style=False) if reply is not None and reply.received else ""
         if error and not (reply is not None and reply.error):
-            inner += f'<div class="ollama-nb-error" style="color:{ERROR}">✗ {escape(error)}</div>'
-        cells.append(f'<td style="vertical-align:top;text-align:left">{inner}</td>')
-    columns = (f'<table class="ollama-nb-columns" style="table-layout:fixed;width:100%"><tr>{heads}</tr>'
+            inner += f'<div class="ollama-nb-problem">✗ {escape(error)}</div>'
+        cells.append(f"<td>{inner}</td>")
+    columns = (f'<table class="ollama-nb-columns"><tr>{heads}</tr>'
                f"<tr>{''.join(cells)}</tr></table>")  # fmt: skip
-    return f'<div class="ollama-nb-comparison">{columns}{figures_html(comparison)}</div>'
+    return (
+        f'<div class="ollama-nb ollama-nb-comparison">{style_tag()}{columns}{figures_html(comparison)}</div>'
+    )
 
 
 def figures_html(comparison: Comparison) -> str:
@@ -263,8 +259,10 @@ def figures_html(comparison: Comparison) -> str:
         total = best(
             _cell(r.total_s) if r.total_s else "–", r.total_s if r.outcome == "ok" else None, totals, low=True
         )
-        outcome = "" if r.outcome == "ok" else f'<span style="color:{ERROR}">{escape(r.outcome)}</span>'
-        body.append(f'<tr><td style="text-align:left">{escape(r.label)}</td><td>{first}</td><td>{speed}</td>'
+        outcome = (
+            "" if r.outcome == "ok" else f'<span class="ollama-nb-error-text">{escape(r.outcome)}</span>'
+        )
+        body.append(f"<tr><td>{escape(r.label)}</td><td>{first}</td><td>{speed}</td>"
                     f"<td>{total}</td><td>{r.tokens:,}</td><td>{r.tool_calls}</td><td>{escape(r.context)}</td>"
                     f"<td>{outcome}</td></tr>")  # fmt: skip
     return f'<table class="ollama-nb-figures"><tr>{head}</tr>{"".join(body)}</table>'

@@ -116,7 +116,7 @@ def test_the_timeline_shows_the_phases_of_each_turn_and_the_first_token(server):
     assert svg.count("<title>loading the model") == 2 and svg.count("<title>writing the answer") == 2
     assert svg.count("<title>first token at") == 2 and "<title>add:" in svg
     block = inside_html.time_html(reply.trace)
-    assert "Where the time went" in block and "turn 2: loading the model" in block
+    assert "Timeline: where the time went" in block and "turn 2: loading the model" in block
 
 
 # -- token probabilities -------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def test_comparison_columns_and_table_escape_model_text(server):
     result = ollama_nb.compare("Hi", models=["llama3.2", "gemma:2b"], host=server.url, display="none")
     html = inside_html.comparison_html(result)
     assert live_html(html) == [] and "<strong>bold</strong>" in html
-    assert html.count('<td style="vertical-align:top') == 2 and "ollama-nb-figures" in html
+    assert html.count('<td><div class="ollama-nb">') == 2 and '<table class="ollama-nb-figures">' in html
 
 
 def test_a_two_model_comparison_streams_two_columns_then_leaves_columns_and_table(server):
@@ -209,7 +209,7 @@ def test_a_two_model_comparison_streams_two_columns_then_leaves_columns_and_tabl
     outputs = nb.cells[1].outputs
     assert len(outputs) == 1  # the live columns were replaced by the static comparison
     data = outputs[0]["data"]
-    assert comparison.MIME in data and "ollama-nb-columns" in data["text/html"]
+    assert comparison.MIME in data and 'class="ollama-nb-columns"' in data["text/html"]
     assert "From the first model." in data["text/html"] and "From the second." in data["text/html"]
     assert data["text/plain"].startswith("variant") and "── qwen3 ──" in data["text/plain"]
     record = comparison.Comparison.from_record(data[comparison.MIME])

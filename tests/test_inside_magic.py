@@ -36,7 +36,7 @@ def test_the_saved_output_keeps_the_meter_and_a_conversations_trend_and_warning(
     nb = execute_notebook(cells, server)
     first, last = saved(nb, 1), saved(nb, 3)
     assert 'class="ollama-nb-context"' in first["text/html"] and "/ 64 tokens · " in first["text/html"]
-    assert "ollama-nb-warning" not in first["text/html"]
+    assert 'class="ollama-nb-warning"' not in first["text/html"]
     html, text = last["text/html"], last["text/plain"]
     assert (
         "conversation &#x27;fruit&#x27;: " in html and " → " in html
@@ -78,7 +78,7 @@ def test_render_next_to_the_answer_and_the_line_where_the_server_cannot(server):
     nb = execute_notebook(["%load_ext ollama_nb", "%%ollama -m llama3.2 --render\nHi"], server)
     html = saved(nb, 1)["text/html"]
     assert 'class="ollama-nb-rendered"' in html and "&lt;|im_start|&gt;</span>user\nHi" in html
-    assert html.index("ollama-nb-answer") < html.index("ollama-nb-rendered")
+    assert html.index('class="ollama-nb-answer"') < html.index('class="ollama-nb-rendered"')
     server.state.version = "0.9.0"
     nb = execute_notebook(["%load_ext ollama_nb", "%%ollama -m llama3.2 --render\nHi"], server)
     text = saved(nb, 1)["text/plain"]
@@ -102,7 +102,7 @@ def test_logprobs_shade_the_answer_in_the_saved_output(server):
 def test_every_saved_answer_says_where_the_time_went(server):
     nb = execute_notebook(["%load_ext ollama_nb", "%%ollama -m llama3.2\nHi"], server)
     html = saved(nb, 1)["text/html"]
-    assert "Where the time went" in html and "<title>reading the prompt" in html
+    assert "Timeline: where the time went" in html and "<title>reading the prompt" in html
     assert "turn 1: loading the model" in html
 
 
@@ -113,10 +113,10 @@ def test_two_models_stream_into_two_columns_then_leave_columns_and_table(server)
                            "print(type(_ollama).__name__, [r.content for r in _ollama])"], server)  # fmt: skip
     (output,) = outputs_of(nb, 1)  # the live columns were replaced by the static comparison
     data = output["data"]
-    assert "ollama-nb-columns" in data["text/html"] and "ollama-nb-figures" in data["text/html"]
     assert (
-        '<th style="text-align:left">llama3.2</th><th style="text-align:left">qwen3</th>' in data["text/html"]
+        'class="ollama-nb-columns"' in data["text/html"] and 'class="ollama-nb-figures"' in data["text/html"]
     )
+    assert "<th>llama3.2</th><th>qwen3</th>" in data["text/html"]
     assert data["text/plain"].startswith("variant") and "first token" in data["text/plain"]
     assert [r.content for r in comparison.Comparison.from_record(data[comparison.MIME])] == [
         "The first one.",

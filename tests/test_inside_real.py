@@ -88,7 +88,9 @@ def test_two_real_models_side_by_side_with_phases_and_token_probabilities(kernel
     (data,) = [
         d for m in run.of("display_data", "update_display_data") if COMPARISON in (d := m["content"]["data"])
     ]
-    assert "ollama-nb-columns" in data["text/html"] and "ollama-nb-figures" in data["text/html"]
+    assert (
+        'class="ollama-nb-columns"' in data["text/html"] and 'class="ollama-nb-figures"' in data["text/html"]
+    )
     record = data[COMPARISON]
     assert [r["model"] for r in record["replies"]] == [PLAIN, TOOLS] and record["errors"] == [None, None]
     for index, reply in enumerate(record["replies"]):

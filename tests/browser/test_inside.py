@@ -49,11 +49,12 @@ def test_the_meter_warns_under_an_answer_that_overflowed(page, jupyter, model_se
     model_server.push(Turn(content="Noted."), Turn(content="Noted again."))
     name = write_notebook(root, "meter.ipynb", [
         "%load_ext ollama_nb",
-        f"%%ollama -m llama3.2 --chat m -o num_ctx=48\nRemember: {'apples ' * 25}",
-        f"%%ollama -m llama3.2 --chat m -o num_ctx=48\nAnd: {'pears ' * 25}",
+        f"%%ollama -m llama3.2 --chat m -o num_ctx=48\nRemember: {'apples ' * 15}",
+        f"%%ollama -m llama3.2 --chat m -o num_ctx=48\nAnd: {'pears ' * 15}",
     ])  # fmt: skip
     open_notebook(page, url, name)
     run_and_wait(page, 0, 1, 2)
+    assert not cell(page, 1).locator(".ollama-nb-warning").count()  # the first cell fits
     meter = cell(page, 2).locator(".ollama-nb-context")
     assert "/ 48 tokens" in meter.inner_text() and "→" in meter.inner_text()
     warning = cell(page, 2).locator(".ollama-nb-warning").first
