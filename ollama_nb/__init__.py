@@ -11,14 +11,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .api import chat, connect, conversation, defaults
+from .api import chat, connect, conversation, defaults, render_prompt
 from .backend import Backend, ModelInfo
+from .comparison import Comparison, Variant, compare
 from .conversation import Conversation
 from .errors import (
     ArgumentError,
     AuthError,
     CapabilityError,
     ConfirmUnavailable,
+    ContextFull,
     FormatError,
     Interrupted,
     ModelNotFound,
@@ -31,12 +33,13 @@ from .errors import (
     ServerError,
     ServerUnreachable,
     StreamBroken,
+    Unsupported,
 )
 from .reply import Reply
 from .schema import ToolSpec
 from .stream import Metrics
 from .tools import Toolbox, tool
-from .trace import ModelTurn, Notice, ToolRound, Trace
+from .trace import ContextUse, ModelTurn, Notice, RenderedPrompt, ToolRound, Trace
 from .viewbase import NullView, View
 
 if TYPE_CHECKING:
@@ -71,7 +74,10 @@ __all__ = [
     "Backend",
     "CapabilityError",
     "ChatWidget",
+    "Comparison",
     "ConfirmUnavailable",
+    "ContextFull",
+    "ContextUse",
     "Conversation",
     "FormatError",
     "Interrupted",
@@ -88,6 +94,7 @@ __all__ = [
     "PlainView",
     "PromptError",
     "RecordError",
+    "RenderedPrompt",
     "Reply",
     "SchemaError",
     "ServerError",
@@ -99,8 +106,11 @@ __all__ = [
     "Toolbox",
     "Trace",
     "TraceView",
+    "Unsupported",
+    "Variant",
     "View",
     "chat",
+    "compare",
     "connect",
     "conversation",
     "defaults",
@@ -109,6 +119,7 @@ __all__ = [
     "load_ipython_extension",
     "load_replies",
     "load_traces",
+    "render_prompt",
     "tool",
 ]
 __version__ = "0.2.0"

@@ -13,15 +13,15 @@ from typing import Any, Literal, TypeGuard
 
 import pydantic
 
-from . import loop
+from . import context, loop
 from .backend import Backend
 from .conversation import Conversation
-from .errors import CapabilityError, FormatError, Interrupted, OllamaNbError
+from .errors import CapabilityError, FormatError, Interrupted, OllamaNbError, Unsupported
 from .ollama_backend import OllamaBackend
 from .reply import Reply
 from .stream import ToolCall
 from .tools import DEFAULT_MAX_RESULT_CHARS, Toolbox
-from .trace import Trace
+from .trace import Notice, RenderedPrompt, Trace
 from .viewbase import NullView, View
 
 
@@ -37,6 +37,7 @@ class Defaults:
     keep_alive: str | float | None = None
     api_key: str | None = None  # sent to any host; else OLLAMA_API_KEY goes to ollama.com only
     timeout: float | None = None  # seconds of silence before a stream is given up (None: wait)
+    strict_context: bool = False  # refuse a prompt longer than the context instead of cutting it
 
 
 defaults = Defaults()
@@ -83,6 +84,8 @@ def chat(
     logprobs: bool | None = None,
     top_logprobs: int | None = None,
     extra: dict[str, Any] | None = None,
+    strict_context: bool | None = None,
+    render: bool = False,
 ) -> Reply:
     """Ask ``model`` and return the :class:`Reply`; with ``display`` the answer streams into the
     notebook as in a ``%%ollama`` cell (``"none"`` shows nothing, for scripts and tests).
@@ -96,8 +99,116 @@ def chat(
     it), ``logprobs``/``top_logprobs`` (kept in ``.logprobs``) go to the server as given;
     ``extra`` adds any other request field as it is.
 
+    ``strict_context`` is ``truncate`` and ``shift`` False together (default:
+    ``defaults.strict_context``); ``render`` first asks the server for the prompt as the model
+    reads it, kept in the trace (``reply.rendered``), or one line saying why it cannot.
+
     Raises a short :class:`OllamaNbError` (or ``Interrupted``) with the partial reply as ``.reply``.
     """
+    if strict_context if strict_context is not None else defaults.strict_context:
+        truncate = False if truncate is None else truncate
+        shift = False if shift is None else shift
+    ready = _prepare(prompt, model=model, host=host, system=system, think=think, options=options,
+                     format=format, tools=tools, history=history, chat=chat, cell=cell, images=images,
+                     stream=stream, api_key=api_key, keep_alive=keep_alive,
+                     extra=_fields(truncate=truncate, shift=shift, logprobs=logprobs,
+                                   top_logprobs=top_logprobs, **(extra or {})))  # fmt: skip
+    thread, model = ready.thread, ready.request.model
+    view = view or _make_view(display, model)
+    view.show()
+    notices: list[str | RenderedPrompt] = []
+    if ready.dropped and thread is not None:
+        notices.append(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "
+                       f"and dropped the {ready.dropped} turn(s) after it.")  # fmt: skip
+    if render:
+        notices.append(_rendered_or_why(ready))
+    try:
+        reply = loop.run(ready.backend, ready.request, toolbox=ready.toolbox or None, view=view, notices=notices,
+                         max_rounds=max_rounds or defaults.max_rounds, confirm=confirm, cancel=cancel,
+                         earlier=ready.earlier)  # fmt: skip
+        reply.history, reply.chat = ready.kept, thread.name if thread is not None else None
+        if format is not None:
+            _parse(reply, format)
+    except (OllamaNbError, Interrupted) as exc:
+        if exc.reply is not None:
+            exc.reply.history, exc.reply.chat = ready.kept, thread.name if thread is not None else None
+            view.finish(exc.reply)
+            if (
+                thread is not None and exc.reply.received
+            ):  # kept, marked partial: the next turn sends what the user saw
+                thread.record(cell, exc.reply.messages, partial=True, usage=_usage(exc.reply))
+        raise
+    if logprobs and reply.received and not reply.logprobs:
+        reply.trace.add(Notice("The server sent no token probabilities: that needs Ollama 0.12.11 or newer."))
+    if thread is not None:
+        thread.record(cell, reply.messages, usage=_usage(reply))
+        thread.model = model
+    view.finish(reply)
+    return reply
+
+
+def _usage(reply: Reply) -> tuple[int, int] | None:
+    use = reply.context
+    return (use.prompt_tokens, use.used) if use is not None else None
+
+
+def render_prompt(
+    prompt: str,
+    *,
+    model: str | None = None,
+    host: str | None = None,
+    system: str | None = None,
+    think: bool | str | None = None,
+    options: dict[str, Any] | None = None,
+    tools: Iterable[Callable[..., Any]] = (),
+    history: Sequence[dict[str, Any]] = (),
+    chat: str | Conversation | None = None,
+    cell: str | None = None,
+    images: Sequence[Any] = (),
+    api_key: str | None = None,
+) -> RenderedPrompt:
+    """The text the model would read for this prompt, settings, tools and conversation, as the
+    server's template renders it; nothing is generated. Raises :class:`Unsupported` (one line)
+    when the server cannot render (Ollama before 0.11.5)."""
+    ready = _prepare(prompt, model=model, host=host, system=system, think=think, options=options,
+                     tools=tools, history=history, chat=chat, cell=cell, images=images, api_key=api_key)  # fmt: skip
+    return _render(ready)
+
+
+@dataclass
+class _Prepared:
+    """A request ready to send, with where it goes and the conversation it continues."""
+
+    backend: Backend
+    request: loop.Request
+    toolbox: Toolbox
+    thread: Conversation | None = None
+    kept: int = 0  # messages from earlier cells, left out of this cell's record
+    dropped: int = 0  # turns a re-run dropped from the conversation
+    earlier: context.Earlier | None = None  # what the conversation used of the context so far
+
+
+def _prepare(
+    prompt: str,
+    *,
+    model: str | None,
+    host: str | None,
+    system: str | None,
+    think: bool | str | None,
+    options: dict[str, Any] | None,
+    tools: Iterable[Callable[..., Any]],
+    history: Sequence[dict[str, Any]],
+    chat: str | Conversation | None,
+    cell: str | None,
+    images: Sequence[Any],
+    api_key: str | None,
+    format: Any = None,  # noqa: A002
+    stream: bool = True,
+    keep_alive: str | float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> _Prepared:
+    """The request for a prompt, settings, tools and conversation, checked against the model's
+    capabilities before anything is sent."""
     thread = conversation(chat) if isinstance(chat, str) else chat
     model = model or (thread.model if thread is not None else None) or defaults.model
     if not model:
@@ -106,9 +217,13 @@ def chat(
         )
     toolbox = Toolbox(tools, max_result_chars=defaults.max_result_chars)
     backend = connect(host, api_key)
-    dropped = 0
+    dropped, earlier = 0, None
     if thread is not None:
         history, dropped = thread.history_for(cell)
+        last_prompt, used = thread.used_before(cell)
+        answer = history[-1].get("content", "") if history and history[-1].get("role") == "assistant" else ""
+        added = (context.at_least_tokens(str(answer)) if answer else 0) + context.at_least_tokens(prompt)
+        earlier = context.Earlier(last_prompt, added, tuple(used))
     messages = [*history]
     kept = len(messages)  # messages that came from earlier cells, left out of this cell's record
     if system:
@@ -120,43 +235,32 @@ def chat(
         user["images"] = [encode_image(image) for image in images]
     messages.append(user)
     wire_format = format.model_json_schema() if _is_model(format) else format
-    request = loop.Request(model, messages, think=think, format=wire_format,  # type: ignore[arg-type]
+    request = loop.Request(model, messages, think=think, format=wire_format,
                            options={**defaults.options, **(options or {})}, stream=stream,
                            keep_alive=keep_alive if keep_alive is not None else defaults.keep_alive,
-                           extra=_fields(truncate=truncate, shift=shift, logprobs=logprobs,
-                                         top_logprobs=top_logprobs, **(extra or {})))  # fmt: skip
+                           extra=dict(extra or {}))  # fmt: skip
     try:
         _check_capabilities(backend, model, tools=bool(toolbox), think=think not in (None, False),
                             images=bool(images))  # fmt: skip
     except (OllamaNbError, Interrupted) as exc:  # nothing sent: the reply says so, not an older one
         exc.reply = Reply(model, messages, Trace(model, prompt, system or ""), error=str(exc))
         raise
-    view = view or _make_view(display, model)
-    view.show()
-    notices = []
-    if dropped and thread is not None:
-        notices.append(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "
-                       f"and dropped the {dropped} turn(s) after it.")  # fmt: skip
+    return _Prepared(backend, request, toolbox, thread, kept, dropped, earlier)
+
+
+def _render(ready: _Prepared) -> RenderedPrompt:
+    body = ready.request.body(ready.request.messages, ready.toolbox.schemas() if ready.toolbox else None)
+    info = ready.backend.render_prompt(body)
+    count = info.get("image_count")
+    return RenderedPrompt(info["rendered_template"], count if isinstance(count, int) else 0)
+
+
+def _rendered_or_why(ready: _Prepared) -> RenderedPrompt | str:
+    """For ``render=True``: the rendered prompt, or one line saying why the server cannot."""
     try:
-        reply = loop.run(backend, request, toolbox=toolbox or None, view=view, notices=notices,
-                         max_rounds=max_rounds or defaults.max_rounds, confirm=confirm, cancel=cancel)  # fmt: skip
-        reply.history, reply.chat = kept, thread.name if thread is not None else None
-        if format is not None:
-            _parse(reply, format)
-    except (OllamaNbError, Interrupted) as exc:
-        if exc.reply is not None:
-            exc.reply.history, exc.reply.chat = kept, thread.name if thread is not None else None
-            view.finish(exc.reply)
-            if (
-                thread is not None and exc.reply.received
-            ):  # kept, marked partial: the next turn sends what the user saw
-                thread.record(cell, exc.reply.messages, partial=True)
-        raise
-    if thread is not None:
-        thread.record(cell, reply.messages)
-        thread.model = model
-    view.finish(reply)
-    return reply
+        return _render(ready)
+    except Unsupported as exc:
+        return str(exc)
 
 
 def _fields(**fields: Any) -> dict[str, Any]:

@@ -49,6 +49,12 @@ class Backend(Protocol):
         """The models the server has, with capabilities when it can say."""
         ...
 
+    def render_prompt(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The chat body as the model's template renders it, without running the model:
+        ``{"rendered_template": text, "image_count": n}``. Raises
+        :class:`~ollama_nb.errors.Unsupported` when the server cannot."""
+        ...
+
     def show(self, model: str) -> dict[str, Any]:
         """Everything the server says about one model (template, capabilities, model_info...)."""
         ...

@@ -114,7 +114,7 @@ def schema(namespace: Namespace, args: argparse.Namespace) -> None:
         print(f"note: {note}")
 
 
-_SETTINGS = "model=, host=, api_key=, keep_alive=, timeout=, max_rounds=, max_result_chars="
+_SETTINGS = "model=, host=, api_key=, keep_alive=, timeout=, max_rounds=, max_result_chars=, strict_context="
 
 
 @command("config")
@@ -134,6 +134,10 @@ def config(namespace: Namespace, args: argparse.Namespace) -> None:
             setattr(settings, key, int(value))
         elif key == "timeout":
             settings.timeout = _seconds(value)
+        elif key == "strict_context":  # refuse a prompt longer than the context instead of cutting it
+            if value.lower() not in ("true", "false"):
+                raise UsageError(f"strict_context takes true or false, not {value!r}")
+            settings.strict_context = value.lower() == "true"
         else:
             option_pairs.append(pair)
     try:
@@ -146,7 +150,8 @@ def config(namespace: Namespace, args: argparse.Namespace) -> None:
     key = "set" if settings.api_key else "not set (OLLAMA_API_KEY goes to ollama.com only)"
     print(f"model={settings.model} host={endpoint(settings.host)} api_key={key} "
           f"keep_alive={settings.keep_alive} timeout={settings.timeout} max_rounds={settings.max_rounds} "
-          f"max_result_chars={settings.max_result_chars} options={json.dumps(settings.options)}")  # fmt: skip
+          f"max_result_chars={settings.max_result_chars} strict_context={settings.strict_context} "
+          f"options={json.dumps(settings.options)}")  # fmt: skip
 
 
 def _seconds(value: str) -> float | None:

@@ -28,11 +28,14 @@ FILE_VERSION = 1
 @dataclass
 class Turn:
     """Where one turn starts in the messages, which cell asked it (None: no cell, never
-    replaced), and whether it ended early."""
+    replaced), whether it ended early, and for the context meter the size of its last prompt and
+    the tokens it used of the context (0: not measured)."""
 
     cell: str | None
     start: int
     partial: bool = False
+    prompt_tokens: int = 0
+    used_tokens: int = 0
 
 
 @dataclass
@@ -58,9 +61,19 @@ class Conversation:
                 return list(self.messages), 0
             return self.messages[: self.turns[position].start], len(self.turns) - position - 1
 
-    def record(self, cell: str | None, messages: list[dict[str, Any]], *, partial: bool = False) -> None:
+    def used_before(self, cell: str | None) -> tuple[int | None, list[int]]:
+        """For the context meter: the last prompt's size before this cell's turn, and the tokens
+        each earlier turn used (what the model last read, then how the context filled)."""
+        with self._lock:
+            position = self._asked_from(cell)
+            earlier = [t for t in self.turns[:position] if t.used_tokens]
+        return (earlier[-1].prompt_tokens if earlier else None), [t.used_tokens for t in earlier]
+
+    def record(self, cell: str | None, messages: list[dict[str, Any]], *, partial: bool = False,
+               usage: tuple[int, int] | None = None) -> None:  # fmt: skip
         """Keep a turn: ``messages`` is its whole request list (history, the user's message, what
-        came back). Only the turn's own messages are added, after any recorded meanwhile."""
+        came back). Only the turn's own messages are added, after any recorded meanwhile.
+        ``usage``: its last prompt's size and the tokens it used of the context."""
         start = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
         own = [dict(m) for m in messages[start:]]
         system = messages[0] if messages and messages[0].get("role") == "system" else None
@@ -71,7 +84,7 @@ class Conversation:
                 del self.turns[position:]
             if system is not None:
                 self._set_system(dict(system))
-            self.turns.append(Turn(cell, len(self.messages), partial))
+            self.turns.append(Turn(cell, len(self.messages), partial, *(usage or (0, 0))))
             self.messages.extend(own)
 
     def _asked_from(self, cell: str | None) -> int | None:
@@ -125,7 +138,9 @@ class Conversation:
         version, a message without a role...) raises ``RecordError`` naming it and the problem."""
         saved: _File = read_json(path, _File, "a conversation saved by ollama_nb")
         turns = [
-            Turn(t[0], t[1]) if isinstance(t, tuple) else Turn(t.cell, t.start, t.partial)
+            Turn(t[0], t[1])
+            if isinstance(t, tuple)
+            else Turn(t.cell, t.start, t.partial, t.prompt_tokens, t.used_tokens)
             for t in saved.turns
         ]
         return cls(saved.name, [m.to_dict() for m in saved.messages], turns)
@@ -167,6 +182,8 @@ class _SavedTurn(BaseModel):
     cell: str | None
     start: int
     partial: bool = False
+    prompt_tokens: int = 0
+    used_tokens: int = 0
 
 
 class _File(BaseModel):

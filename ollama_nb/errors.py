@@ -42,6 +42,14 @@ class AuthError(ServerError):
     """The server wants credentials (ollama.com, a signed-in server)."""
 
 
+class ContextFull(ServerError):
+    """The prompt does not fit in the context and the server was asked not to cut it."""
+
+
+class Unsupported(OllamaNbError):
+    """The server cannot do what was asked (an older version, the stand-in): says which."""
+
+
 class StreamBroken(OllamaNbError):
     """The answer stopped half way (an error line, a dropped connection, a silent server)."""
 

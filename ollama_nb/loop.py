@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from . import context
 from .backend import Backend
 from .errors import Interrupted, NotOllama, OllamaNbError, StreamBroken
 from .reply import Reply
@@ -30,7 +31,7 @@ from .stream import (
     TurnReader,
 )
 from .tools import Outcome, Toolbox
-from .trace import ModelTurn, Notice, ToolRound, Trace
+from .trace import ModelTurn, Notice, RenderedPrompt, ToolRound, Trace
 from .viewbase import NullView, View
 
 DEFAULT_MAX_ROUNDS = 10
@@ -83,17 +84,23 @@ def run(
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     confirm: Confirm | None = None,
     cancel: threading.Event | None = None,
-    notices: Sequence[str] = (),
+    notices: Sequence[str | RenderedPrompt] = (),
+    earlier: context.Earlier | None = None,
 ) -> Reply:
     """Run one cell's exchange to the end. Raises :class:`OllamaNbError` or :class:`Interrupted`
     carrying the finished partial reply as ``.reply``; what arrived is never lost.
 
     ``cancel``, set from another thread (a Stop button), ends the exchange like an interrupt,
     also while waiting for the first chunk. ``notices`` go into the trace first (a re-run that
-    went back in a conversation)."""
+    went back in a conversation, the rendered prompt). ``earlier`` is what the conversation's
+    earlier cells used of the context, for the meter."""
     session = _Session(backend, request, toolbox, view or NullView(), confirm, cancel or threading.Event())
-    for text in notices:
-        session.notice(text)
+    session.earlier = earlier
+    for item in notices:
+        if isinstance(item, str):
+            session.notice(item)
+        else:
+            session.reply.trace.add(item)
     try:
         session.converse(max_rounds)
     except KeyboardInterrupt:  # Interrupted (Stop) included
@@ -127,6 +134,7 @@ class _Session:
         trace = Trace(request.model, prompt, system, datetime.now(timezone.utc).isoformat(timespec="seconds"))
         self.reply = Reply(request.model, self.messages, trace)
         self.turns: list[Turn] = []  # the model's turns as read: the one place text accumulates
+        self.earlier: context.Earlier | None = None
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
@@ -239,3 +247,15 @@ class _Session:
         reply.metrics = sum((t.metrics for t in ended if t.metrics), Metrics())
         if ended:
             reply.done_reason, reply.model = ended[-1].done_reason, ended[-1].model or reply.model
+            self.measure_context(ended)
+
+    def measure_context(self, ended: list[ModelTurn]) -> None:
+        """The context meter, once per cell: asking the server for the context length costs a
+        request, so it is not asked between tool rounds."""
+        options = self.request.options
+        limit, source = context.context_length(self.backend, self.request.model, options)
+        use = context.measure(
+            ended, limit, source, options=options, earlier=self.earlier, started_s=self.now()
+        )
+        if use is not None:
+            self.reply.trace.add(use)

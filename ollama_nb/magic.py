@@ -13,8 +13,9 @@ from IPython import get_ipython
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, argument_group, kwds, magic_arguments
+from IPython.display import display
 
-from . import api, commands
+from . import api, commands, comparison, inside_html, render
 from .conversation import AskCounter
 from .errors import ConfirmUnavailable, OptionError, PromptError
 from .kernel import kernel_parent, widgets_available
@@ -27,11 +28,14 @@ THINK_LEVELS = ("low", "medium", "high", "max")
 
 
 def _think(value: str) -> bool | str:
-    """``--think``, ``--think high``, ``--think true/false``."""
+    """``--think``, ``--think high``, ``--think true/false``; several to compare: ``low,high``."""
     if value in THINK_LEVELS:
         return value
     if value.lower() in ("true", "false"):
         return value.lower() == "true"
+    levels = comparison.split(value)
+    if len(levels) > 1 and all(level in THINK_LEVELS for level in levels):
+        return value
     raise ValueError(value)
 
 
@@ -90,6 +94,16 @@ class OllamaMagics(Magics):
     @argument("--out", metavar="VAR", help="also store the reply in VAR (it is always in _ollama)")
     @argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
     @argument("--plain", action="store_true", help="stream plain text instead of widgets")
+    @argument_group("Seeing inside the model")
+    @argument(
+        "--render", action="store_true", help="also show the prompt as the model reads it (its template)"
+    )
+    @argument("--strict-context", action="store_true", default=None,
+              help="have the server refuse a prompt longer than the context instead of cutting it")  # fmt: skip
+    @argument("--logprobs", nargs="?", const=5, type=int, metavar="N",
+              help="each token's probability and N alternatives (default 5), shaded under the answer")  # fmt: skip
+    @argument("--parallel", action="store_true",
+              help="with several models, thinking levels or option values (-m a,b): ask them all at once")  # fmt: skip
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> None:
         """Ask a local Ollama model; the answer streams into the notebook.
@@ -104,7 +118,13 @@ class OllamaMagics(Magics):
         default model), ``%ollama models`` (what the server has, with capabilities), ``%ollama config
         [model=... host=... max_rounds=... num_ctx=...]`` (show or set defaults),
         ``%ollama history [NAME]`` and ``%ollama reset [NAME]`` (conversations),
-        ``%ollama export PATH [VAR]`` (a reply as .ipynb, .md, .html or .json), ``%ollama help``.
+        ``%ollama export PATH [VAR]`` (a reply as .ipynb, .md, .html or .json), ``%ollama help``,
+        ``%ollama render [options] PROMPT`` or a ``%%ollama render`` cell (the prompt as the
+        model reads it; nothing is generated).
+
+        Side by side: ``-m llama3.2,qwen3``, ``--think low,high``, ``-o temperature=0,1`` ask
+        every combination (one after the other; ``--parallel``: at once) into columns of the
+        cell, then a table of figures; ``_ollama`` is then a ``Comparison`` of the replies.
 
         Prompts may pull in notebook values with ``{{name}}``, ``{{df.shape}}``, ``{{In[3]}}``,
         ``{{Out[3]}}`` or ``{{error}}`` (the last error); single braces go out as written, and
@@ -114,6 +134,8 @@ class OllamaMagics(Magics):
         ``.metrics``, ``.trace``.
         """
         words = split_line(line)
+        if words and words[0] == "render":  # line or cell: the prompt as the model reads it
+            return self._render(words[1:], line, cell)
         if cell is None and words and words[0] in commands.COMMANDS:
             return commands.run(words[0], words[1:], self._namespace)
         args = self.ollama.parser.parse_args(words)
@@ -124,10 +146,20 @@ class OllamaMagics(Magics):
             raise UsageError(
                 "no model: add -m MODEL (e.g. -m llama3.2), or set a default with %ollama use NAME"
             )
-        settings = self._settings(args)
-        view = make_view(model, plain=args.plain)
+        try:  # several models, thinking levels or option values make a comparison
+            grid, options, notes = comparison.from_cell(model, args.think, args.option)
+        except OptionError as exc:
+            raise UsageError(str(exc)) from None
+        for note in notes:
+            print(note)
+        settings = {**self._settings(args), "options": options}
+        if len(grid) > 1:
+            return self._compare(prompt, grid, args, settings)
+        (only,) = grid
+        settings["think"] = only.think
+        view = make_view(only.model, plain=args.plain)
         try:
-            reply = api.chat(prompt, model=model, view=view, cell=_cell_key(line, cell), **settings)
+            reply = api.chat(prompt, model=only.model, view=view, cell=_cell_key(line, cell), **settings)
         except BaseException as exc:  # KeyboardInterrupt too: the partial reply is kept
             if (partial := getattr(exc, "reply", None)) is not None:
                 self._bind(partial, args.out)
@@ -160,18 +192,52 @@ class OllamaMagics(Magics):
             raise UsageError(f"--out takes a variable name, not {args.out!r}")
         if args.max_rounds is not None and args.max_rounds < 1:
             raise UsageError("--max-rounds takes a number of at least 1")
-        try:
-            options, notes = parse_options(args.option)
-            for note in notes:
-                print(note)
-        except OptionError as exc:
-            raise UsageError(str(exc)) from None
         return dict(
-            host=args.host, system=args.system, think=args.think, options=options,
+            host=args.host, system=args.system, think=args.think,
             format=self._format(args.format), tools=self._tools(args.tools), stream=args.stream,
             max_rounds=args.max_rounds, confirm=_ask if args.confirm else None, chat=args.chat,
             images=[self._image(i) for i in args.image], api_key=args.api_key, keep_alive=args.keep_alive,
+            strict_context=args.strict_context, render=args.render,
+            logprobs=True if args.logprobs else None, top_logprobs=args.logprobs,
         )  # fmt: skip
+
+    def _compare(self, prompt: str, grid: list[comparison.Variant], args: argparse.Namespace,
+                 settings: dict[str, Any]) -> None:  # fmt: skip
+        """Several models, thinking levels or option values: one column each, then a table."""
+        if args.chat:
+            raise UsageError(
+                "a comparison cannot continue a conversation: drop --chat, or compare in a cell of its own"
+            )
+        from .comparisonview import compare_in_notebook
+
+        settings = {k: v for k, v in settings.items() if k not in ("chat", "think")}
+        try:
+            result = compare_in_notebook(prompt, grid, display_mode="plain" if args.plain else "auto",
+                                         parallel=args.parallel, **settings)  # fmt: skip
+        except BaseException as exc:  # an interrupt keeps what arrived, in the comparison
+            if (partial := getattr(exc, "reply", None)) is not None:
+                self._bind(partial, args.out)
+            raise
+        self._bind(result, args.out)
+
+    def _render(self, words: list[str], line: str, cell: str | None) -> None:
+        """``%ollama render [options] PROMPT`` (or a ``%%ollama render`` cell): the prompt as the
+        model reads it, with the cell's settings, tools and conversation; nothing is generated."""
+        args = self.ollama.parser.parse_args(words)
+        prompt = self._prompt(args, cell)
+        try:
+            options, _ = parse_options(args.option)
+        except OptionError as exc:
+            raise UsageError(str(exc)) from None
+        rendered = api.render_prompt(
+            prompt, model=args.model, host=args.host, system=args.system, think=args.think, options=options,
+            tools=self._tools(args.tools), chat=args.chat, cell=_cell_key(line, cell),
+            images=[self._image(i) for i in args.image], api_key=args.api_key,
+        )  # fmt: skip
+        html = f'<div class="ollama-nb">{render.style_tag()}{inside_html.rendered_html(rendered, open_=True)}</div>'
+        display({"text/html": html, "text/plain": rendered.text}, raw=True)
+        if args.out:
+            self._namespace[args.out] = rendered
 
     def _bind(self, reply: Any, out: str | None) -> None:
         self._namespace["_ollama"] = reply

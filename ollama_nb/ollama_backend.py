@@ -24,9 +24,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from . import context
 from .backend import ModelInfo, pumped
 from .errors import (
     AuthError,
+    ContextFull,
     Interrupted,
     ModelNotFound,
     NotOllama,
@@ -34,6 +36,7 @@ from .errors import (
     ServerError,
     ServerUnreachable,
     StreamBroken,
+    Unsupported,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 _PROXY_VARIABLES = ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+RENDERS_SINCE = (0, 11, 5)  # the first Ollama that knows _debug_render_only
 CONNECT_TIMEOUT = 5.0  # seconds: a host that does not answer fails fast; reading has no limit
 CLOUD = "ollama.com"
 
@@ -175,7 +179,7 @@ class OllamaBackend:
         def produce() -> Iterator[dict[str, Any]]:
             with self.client._client.stream("POST", "/api/chat", json=body) as response:
                 opened.append(response)
-                self._check(response, body.get("model", ""))
+                self._check(response, body.get("model", ""), body)
                 if not body.get("stream", True):
                     yield self._json(response.read().decode("utf-8", "replace"))
                     return
@@ -205,7 +209,7 @@ class OllamaBackend:
             raise StreamBroken(f"The server stopped with an error mid-answer: {chunk['error']}")
         return chunk
 
-    def _check(self, response: httpx.Response, model: str = "") -> None:
+    def _check(self, response: httpx.Response, model: str = "", body: dict[str, Any] | None = None) -> None:
         if response.status_code < 400:
             return
         text = response.read().decode("utf-8", "replace")
@@ -216,7 +220,7 @@ class OllamaBackend:
                 f"{_what(text)} came from {self.host} (HTTP {response.status_code}) instead of "
                 "Ollama's answer: is that Ollama?"
             ) from None
-        raise _refusal(response.status_code, str(message), model, self)
+        raise _refusal(response.status_code, str(message), model, self, body or {})
 
     # -- models -------------------------------------------------------------------------------
     def _get(self, method: str, path: str, model: str = "", **kwargs: Any) -> Any:
@@ -226,7 +230,7 @@ class OllamaBackend:
             raise _transport_error(exc, self) from None
         except KeyboardInterrupt:
             raise Interrupted(f"stopped waiting for {self.host}.") from None
-        self._check(response, model)
+        self._check(response, model, kwargs.get("json"))
         try:
             return response.json()
         except json.JSONDecodeError:
@@ -264,6 +268,20 @@ class OllamaBackend:
             _capabilities[key] = frozenset(found) if found else None
         return _capabilities[key]
 
+    def render_prompt(self, body: dict[str, Any]) -> dict[str, Any]:
+        version = self.version()
+        if _older(version, RENDERS_SINCE):  # it would ignore the field and run the model
+            raise Unsupported(
+                f"{self.host} runs Ollama {version}, which cannot show the rendered prompt "
+                "(that needs Ollama 0.11.5 or newer)."
+            )
+        answer = self._get("POST", "/api/chat", body.get("model", ""),
+                           json={**body, "stream": False, "_debug_render_only": True})  # fmt: skip
+        info = answer.get("_debug_info") if isinstance(answer, dict) else None
+        if not isinstance(info, dict) or not isinstance(info.get("rendered_template"), str):
+            raise Unsupported(f"{self.host} answered without the rendered prompt: it cannot show it.")
+        return info
+
     def running(self) -> list[dict[str, Any]]:
         return list(self._get("GET", "/api/ps").get("models") or [])
 
@@ -296,7 +314,15 @@ def _transport_error(exc: httpx.HTTPError, backend: OllamaBackend) -> OllamaNbEr
     return StreamBroken(f"The connection to {host} dropped mid-answer ({exc or type(exc).__name__}).")
 
 
-def _refusal(status: int, message: str, model: str, backend: OllamaBackend) -> OllamaNbError:
+def _older(version: str, than: tuple[int, ...]) -> bool:
+    """Whether a version string is older; a development build (0.0.0) or an odd one is not."""
+    numbers = tuple(int(p) for p in version.split("-")[0].split(".")[:3] if p.isdigit())
+    return len(numbers) == 3 and numbers != (0, 0, 0) and numbers < than
+
+
+def _refusal(
+    status: int, message: str, model: str, backend: OllamaBackend, body: dict[str, Any]
+) -> OllamaNbError:
     if status in (401, 403):
         return AuthError(
             f"{backend.host} refused the credentials ({status}: {message}). Sign in with `ollama signin`, "
@@ -311,6 +337,8 @@ def _refusal(status: int, message: str, model: str, backend: OllamaBackend) -> O
         return ModelNotFound(
             f"Model '{name}' is not on {backend.host}. Get it with `ollama pull {name}`. Models there: {available}."
         )
+    if (too_long := context.refusal(message, body)) is not None:
+        return ContextFull(too_long)
     return ServerError(f"Ollama said ({status}): {message}")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from . import render
+from . import inside_html, render
 from .kernel import widgets_available
 from .reply import Reply
 from .stream import Event, TextDelta, ThinkingDelta
@@ -62,6 +62,7 @@ class PlainView:
         elif reply.error:
             self.out.write(f"[error] {reply.error}\n")
         self.out.write(render.reply_status(reply) + "\n")
+        self.out.writelines(f"{line}\n" for line in inside_html.inside_lines(reply))
         self.out.flush()
         if widgets_available():  # a kernel (nbconvert, --plain): the notebook keeps the output too
             from IPython.display import display

@@ -14,6 +14,7 @@ from html import escape
 from importlib import resources
 from typing import Any, Literal
 
+from . import inside_html
 from .markdown import to_html
 from .reply import MIME, Reply
 from .stream import Metrics
@@ -123,33 +124,7 @@ def _section(title: str, text: str, error: bool = False) -> str:
     return f"<div><b>{escape(title)}</b><pre{klass}>{escape(text)}</pre></div>"
 
 
-def timeline_svg(trace: Trace, width: int = 600) -> str:
-    """Model turns and tool calls on one time axis, so a glance shows where the time went."""
-    total = trace.duration_s or 1e-9
-    rows: list[tuple[str, float, float, str]] = [
-        (f"model turn {t.index + 1}", t.started_s, t.duration_s, "#1e88e5") for t in trace.turns
-    ] + [
-        (r.name, r.started_s, r.duration_s, ERROR_COLOUR if r.status != "ok" else "#fb8c00")
-        for r in trace.rounds
-    ]
-    rows.sort(key=lambda row: row[1])
-    height, label = 16, 150
-    bars = []
-    for i, (name, start, length, colour) in enumerate(rows):
-        x = label + start / total * (width - label)
-        w = max(length / total * (width - label), 1.0)
-        y = i * height
-        bars.append(
-            f'<text x="0" y="{y + 12}" font-size="11" fill="currentColor">{escape(name[:22])}</text>'
-            f'<rect x="{x:.1f}" y="{y + 2}" width="{w:.1f}" height="{height - 4}" fill="{colour}">'
-            f"<title>{escape(name)}: {duration(length)}</title></rect>"
-        )
-    return (
-        f'<svg class="ollama-nb-timeline" width="{width}" height="{len(rows) * height + 14}" '
-        f'xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline">{"".join(bars)}'
-        f'<text x="{width - 2}" y="{len(rows) * height + 11}" font-size="10" text-anchor="end" fill="currentColor">'
-        f"{duration(total)}</text></svg>"
-    )
+timeline_svg = inside_html.timeline_svg  # model turns split into load, prompt and writing; tool calls
 
 
 def static_html(reply: Reply, *, style: bool = True) -> str:
@@ -167,10 +142,11 @@ def static_html(reply: Reply, *, style: bool = True) -> str:
     parts.extend(notice_html(n) for n in notices(reply))
     parts.append("</div>")
     parts.append(reply_status_html(reply))
-    if trace.rounds:
-        parts.append(
-            f'<details class="ollama-nb-timeline"><summary>Timeline</summary>{timeline_svg(trace)}</details>'
-        )
+    if reply.logprobs:
+        parts.append(inside_html.logprobs_html(reply.logprobs, open_=False))
+    parts.append(inside_html.time_html(trace))
+    if trace.rendered is not None:
+        parts.append(inside_html.rendered_html(trace.rendered))
     parts.append(prompt_html(trace))
     parts.append("</div>")
     return "".join(parts)
@@ -201,9 +177,11 @@ def problem_html(reply: Reply) -> str:
 
 
 def reply_status_html(reply: Reply) -> str:
-    """The problem line, if any, and the status line (in the error colour when the call failed)."""
+    """The problem line, if any, the status line (in the error colour when the call failed), and
+    the context meter with any warning."""
     failed = " ollama-nb-failed" if (reply.error or reply.interrupted) else ""
-    return f'{problem_html(reply)}<div class="ollama-nb-status{failed}">{escape(reply_status(reply))}</div>'
+    meter = inside_html.meter_html(reply.context, reply.chat) if reply.context is not None else ""
+    return f'{problem_html(reply)}<div class="ollama-nb-status{failed}">{escape(reply_status(reply))}</div>{meter}'
 
 
 def prompt_html(trace: Trace) -> str:
@@ -256,6 +234,7 @@ def static_text(reply: Reply) -> str:
     elif reply.error:
         lines.append(f"[error] {reply.error}")
     lines.append(reply_status(reply))
+    lines += inside_html.inside_lines(reply)
     lines += [round_summary(r) for r in reply.trace.rounds]
     return "\n".join(line for line in lines if line)
 

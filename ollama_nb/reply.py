@@ -14,7 +14,7 @@ from typing import Any
 import pydantic
 
 from .stream import Metrics
-from .trace import ModelTurn, Notice, ToolRound, Trace
+from .trace import ContextUse, ModelTurn, Notice, RenderedPrompt, ToolRound, Trace
 
 MIME = "application/vnd.ollama-nb.reply+json"
 FORMAT_VERSION = 2
@@ -50,6 +50,17 @@ class Reply:
     def received(self) -> bool:
         """Whether anything arrived from the model (text, thinking or a tool call)."""
         return bool(self.content or self.thinking or self.trace.rounds)
+
+    @property
+    def context(self) -> ContextUse | None:
+        """How full the model's context was (the context meter), once a turn finished."""
+        return self.trace.context
+
+    @property
+    def rendered(self) -> str | None:
+        """The prompt as the model read it, when asked for (``--render``)."""
+        found = self.trace.rendered
+        return found.text if found else None
 
     @property
     def truncated(self) -> bool:
@@ -124,17 +135,19 @@ class _Record:
     parsed: Any = None
     history: int = 0
     chat: str | None = None
+    logprobs: list[dict[str, Any]] = field(default_factory=list)  # kept for the shaded view
 
     @classmethod
     def of(cls, reply: Reply) -> _Record:
         return cls(reply.model, reply.own_messages, reply.trace, reply.content, reply.thinking, reply.metrics,
                    reply.done_reason, reply.error, reply.interrupted, reply.max_rounds_reached,
-                   _plain(reply.parsed), reply.history, reply.chat)  # fmt: skip
+                   _plain(reply.parsed), reply.history, reply.chat, [_slim(p) for p in reply.logprobs])  # fmt: skip
 
     def reply(self) -> Reply:
         return Reply(self.model, self.messages, self.trace, self.content, self.thinking, self.metrics,
                      self.done_reason, self.error, self.interrupted, self.max_rounds_reached, self.parsed,
-                     history=self.history, chat=self.chat, history_kept=False)  # fmt: skip
+                     logprobs=self.logprobs, history=self.history, chat=self.chat,
+                     history_kept=False)  # fmt: skip
 
 
 _RECORD = pydantic.TypeAdapter(_Record)
@@ -142,6 +155,14 @@ _RECORD = pydantic.TypeAdapter(_Record)
 
 def _plain(value: Any) -> Any:
     return value.model_dump(mode="json") if isinstance(value, pydantic.BaseModel) else value
+
+
+def _slim(logprob: dict[str, Any]) -> dict[str, Any]:
+    """A token's probability without its bytes (the token's text says it): half the size saved."""
+    kept: dict[str, Any] = {k: logprob[k] for k in ("token", "logprob") if k in logprob}
+    if isinstance(logprob.get("top_logprobs"), list):
+        kept["top_logprobs"] = [_slim(t) for t in logprob["top_logprobs"] if isinstance(t, dict)]
+    return kept
 
 
 def _capped(value: Any, limit: int) -> Any:
@@ -169,4 +190,5 @@ def _upgrade_v1(record: dict[str, Any]) -> dict[str, Any]:
     return {**record, "trace": trace, "metrics": metrics or {}, "version": FORMAT_VERSION}
 
 
-__all__ = ["FORMAT_VERSION", "MIME", "ModelTurn", "Notice", "Reply", "ToolRound", "Trace"]
+__all__ = ["FORMAT_VERSION", "MIME", "ContextUse", "ModelTurn", "Notice", "RenderedPrompt", "Reply", "ToolRound",
+           "Trace"]  # fmt: skip

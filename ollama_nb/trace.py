@@ -1,6 +1,7 @@
 """What happened inside one ``%%ollama`` cell, as plain data: one ordered list of typed entries.
 
-An entry is a model turn, a tool round-trip or a notice; each has a ``kind`` tag, so a saved
+An entry is a model turn, a tool round-trip, a notice, the context meter or the rendered
+prompt; each has a ``kind`` tag, so a saved
 trace reads back with one validated union (:mod:`ollama_nb.reply`). A new kind of entry is a
 dataclass here, a member of :data:`Entry`, and a renderer in :mod:`ollama_nb.render`.
 """
@@ -66,8 +67,57 @@ class Notice:
     kind: Literal["notice"] = "notice"
 
 
-Entry = Annotated[ModelTurn | ToolRound | Notice, pydantic.Field(discriminator="kind")]
-E = TypeVar("E", ModelTurn, ToolRound, Notice)
+@dataclass
+class ContextUse:
+    """How full the model's context was: the context meter of one cell.
+
+    ``prompts`` holds each model turn's prompt size in tokens, ``answer_tokens`` what the last
+    turn wrote; ``limit`` is the context length and ``source`` where it came from: the
+    ``num_ctx`` sent, the server's setting for the loaded model (``/api/ps``), or the model's
+    own maximum (``/api/show``; the server may use less). ``previous_prompt`` is the last prompt
+    of the conversation's previous cell, and ``added_at_least`` a low estimate of the tokens added
+    since (its answer and the new prompt): a prompt shorter than their sum was cut. :mod:`ollama_nb.context` measures it and says what it means.
+    """
+
+    prompts: list[int]
+    answer_tokens: int
+    limit: int | None = None
+    source: Literal["num_ctx", "server", "model", ""] = ""
+    previous_prompt: int | None = None
+    added_at_least: int = 0
+    done_reason: str = ""
+    num_predict: int | None = None  # the -o num_predict sent, to tell which limit cut an answer
+    trend: list[int] = field(default_factory=list)  # tokens used by the conversation's earlier cells
+    started_s: float = 0.0
+    kind: Literal["context"] = "context"
+
+    @property
+    def prompt_tokens(self) -> int:
+        return self.prompts[-1] if self.prompts else 0
+
+    @property
+    def used(self) -> int:
+        return self.prompt_tokens + self.answer_tokens
+
+    @property
+    def fraction(self) -> float | None:
+        return self.used / self.limit if self.limit else None
+
+
+@dataclass
+class RenderedPrompt:
+    """The text the server's template made of the request, as the model reads it (``--render``)."""
+
+    text: str
+    image_count: int = 0
+    started_s: float = 0.0
+    kind: Literal["rendered"] = "rendered"
+
+
+Entry = Annotated[
+    ModelTurn | ToolRound | Notice | ContextUse | RenderedPrompt, pydantic.Field(discriminator="kind")
+]
+E = TypeVar("E", ModelTurn, ToolRound, Notice, ContextUse, RenderedPrompt)
 
 
 @dataclass
@@ -109,6 +159,17 @@ class Trace:
         return self.rounds[index]
 
     @property
+    def context(self) -> ContextUse | None:
+        """The context meter, when the model finished a turn."""
+        found = self.of(ContextUse)
+        return found[-1] if found else None
+
+    @property
+    def rendered(self) -> RenderedPrompt | None:
+        found = self.of(RenderedPrompt)
+        return found[-1] if found else None
+
+    @property
     def duration_s(self) -> float:
-        ends = [e.started_s + e.duration_s for e in self.entries if not isinstance(e, Notice)]
+        ends = [e.started_s + e.duration_s for e in self.entries if isinstance(e, (ModelTurn, ToolRound))]
         return max(ends, default=0.0)

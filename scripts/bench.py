@@ -139,7 +139,7 @@ def traffic(client: Any, server: StandInServer, call: str, text: str, delay: flo
     server.push(Turn(content=["FIRSTTOKEN ", *pieces], delay=delay))
     messages, _ = run(client, f"{call}()")
     shown = [(t, m) for t, m in messages if m["msg_type"] in DISPLAY_TYPES]
-    request = server.state.requests[-1]
+    request = [r for r in server.state.requests if r.path == "/api/chat"][-1]  # not /api/ps, asked after it
     first = next(t for t, m in shown if "FIRSTTOKEN" in json.dumps(m["content"]))
     last = max(t for t, m in shown if m["msg_type"] != "update_display_data")  # before the static output
     window = max(last - first, 1e-9)

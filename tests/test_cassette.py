@@ -42,7 +42,8 @@ def test_a_recorded_notebook_replays_to_the_same_outputs(tmp_path, monkeypatch):
     with StandInServer(script) as upstream, Recorder(upstream.url) as recorder:
         recorded = run_cells(recorder.url, monkeypatch)
     path = recorder.cassette.save(tmp_path / "tutorial.cassette.json")
-    assert [e.path for e in recorder.cassette.exchanges] == ["/api/chat", "/api/chat"]
+    # each cell: its answer, then the context length the model ran with (for the context meter)
+    assert [e.path for e in recorder.cassette.exchanges] == ["/api/chat", "/api/ps"] * 2
 
     with StandInServer(
         responder=lambda *_: Turn(content="not from the cassette"), cassette=Cassette.load(path)

@@ -181,3 +181,15 @@ def test_the_links_between_tutorials_lead_on():
         for name in NOTEBOOKS
     }
     assert links == {a: [b] for a, b in zip(NOTEBOOKS, [*NOTEBOOKS[1:], NOTEBOOKS[0]], strict=True)}
+
+
+@recorded_only
+def test_inside_notebook_shows_the_meter_the_prompt_the_time_and_the_choice(executed):
+    nb = executed("05_inside.ipynb")
+    out = text(nb)
+    assert "⚠ The prompt probably" in out and "%ollama reset lists" in out  # the overflowing conversation
+    refused = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o["output_type"] == "error"]
+    assert [o["ename"] for o in refused] == ["ContextFull"]  # --strict-context: one line
+    assert "<|im_start|>system\nAnswer in one word.<|im_end|>" in out  # %ollama render
+    assert "turn 2: loading the model" in out and "first token at" in out
+    assert out.count("variant ") >= 2 and "first token" in out  # the comparison tables

@@ -61,7 +61,8 @@ def test_trace_records_turns_and_round_trips(ip, server):
     assert trace.turns[0].started_s < ok.started_s < failed.started_s < trace.turns[1].started_s
     saved = json.loads(json.dumps(reply.to_record()))
     assert ollama_nb.Reply.from_record(saved).trace == trace
-    assert [e.kind for e in trace.entries] == ["turn", "round", "round", "turn"]  # one list, in order
+    kinds = ["turn", "round", "round", "turn", "context"]  # one list, in order; the context meter last
+    assert [e.kind for e in trace.entries] == kinds
 
 
 def test_trace_html_is_collapsible_escaped_and_timed(ip, server):
@@ -76,7 +77,9 @@ def test_trace_html_is_collapsible_escaped_and_timed(ip, server):
         '<details class="ollama-nb-round ollama-nb-error">' in html
     )  # the stylesheet colours it (browser test)
     assert "&lt;script&gt;" in html and "&lt;b&gt;too loud" in html and "<script>" not in html
-    assert html.count("<rect") == 4  # two model turns and two tool calls on one time axis
+    # two model turns (each split into loading, reading, writing) and two tool calls on one time axis
+    assert html.count("<title>model turn ") == 2 and html.count("<title>writing the answer") == 2
+    assert html.count("<title>add_two_numbers: ") == 1 and html.count("<title>shout: ") == 1
     assert '<details class="ollama-nb-prompt">' in html
 
 

@@ -157,6 +157,47 @@ def summary(match: re.Match[str], ask: Ask) -> Answer:
     return Answer(f"In short: {first}", "The first sentence carries the main point.")
 
 
+def remember(match: re.Match[str], ask: Ask) -> Answer:
+    """``Remember this list: ...`` (and ``What was on the first list?``), from what it can read."""
+    items = match.group(1).strip().rstrip(".")
+    if not re.search(r"\bfirst list\b", ask.prompt, re.I):
+        return Answer(f"Noted: {items}.", "A list to remember.")
+    said = [str(m.get("content", "")) for m in ask.history if m.get("role") == "user"]
+    first = next((found.group(1).strip().rstrip(".") for text in said if (found := _LIST.search(text))), None)
+    if first is None:
+        return Answer(f"Noted: {items}. I cannot see a first list in our conversation, though: "
+                      "the earliest message I have is this one.",
+                      "The messages I was given hold no earlier list.")  # fmt: skip
+    return Answer(
+        f"Noted: {items}. The first list was: {first}.", "The earlier message gives the first list."
+    )
+
+
+_LIST = re.compile(r"(?:remember this list|and this one)\s*:\s*([^.?!\n]+)", re.I)
+_CANNED = {
+    r"\bprimary colou?rs\b": ("Red, yellow and blue.", "The painter's primaries."),
+    r"\bwhy is the sea salty\b": (
+        "Rivers wash salts out of rocks into the sea; the water evaporates and the salt stays behind.",
+        "Salt comes in from rivers and stays.",
+    ),
+    r"\bfinish the sentence\b.*\bsky is\b": ("The sky is wide and blue.", "Five words about the sky."),
+    r"\bexplain recursion\b": (
+        "Recursion is a function solving a problem by calling itself on a smaller "
+        "part of it, until the part is simple enough to answer directly.",
+        "One sentence on recursion.",
+    ),
+    r"\bis 1 a prime\b": ("No.", "A prime has exactly two divisors; 1 has only one."),
+    r"\bhello in french\b": ("Bonjour !", "Hello in French is bonjour."),
+}
+
+
+def canned(match: re.Match[str], ask: Ask) -> Answer:
+    for pattern, (content, thinking) in _CANNED.items():
+        if re.search(pattern, ask.prompt, re.I | re.S):
+            return Answer(content, thinking)
+    raise LookupError(ask.prompt)  # not reached: the rule's pattern is the table's
+
+
 def greeting(match: re.Match[str], ask: Ask) -> Answer:
     return Answer("Hello! I am the stand-in's demo model: ask me what the tutorials ask.", "A greeting.")
 
@@ -169,6 +210,8 @@ RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str], Ask], Answer]]] = [
     (_ARITHMETIC, arithmetic),
     (_VERB, arithmetic),
     (re.compile(r"\b(sky)\b.*\bblue\b", re.I | re.S), topic),
+    (_LIST, remember),
+    (re.compile("|".join(_CANNED), re.I | re.S), canned),
     (re.compile(r"^\s*(?:hi|hello|hey)\b", re.I), greeting),
 ]
 

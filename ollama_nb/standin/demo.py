@@ -14,6 +14,7 @@ from typing import Any
 
 from .answers import Answer, Ask, answer
 from .fill import Filler
+from .inside import kept_messages
 from .script import Turn
 
 # words a tool's name says about when to call it, beyond the name's own words
@@ -35,7 +36,9 @@ class DemoResponder:
 
 
 def demo_turn(request: dict[str, Any], thinks: bool) -> Turn:
-    """Answer ``request`` (a decoded ``/api/chat`` body) as a small helpful model would."""
+    """Answer ``request`` (a decoded ``/api/chat`` body) as a small helpful model would, from the
+    conversation as Ollama keeps it within ``num_ctx`` (what it drops, the model never reads)."""
+    request = {**request, "messages": kept_messages(request)}
     messages = request.get("messages") or []
     if messages and messages[-1].get("role") == "tool":
         reply = _from_results(_trailing_tool_results(messages))

@@ -20,12 +20,13 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from . import inside
 from .cassette import Cassette
 from .demo import DemoResponder
 from .loopback import LoopbackServer, chunked_line
 from .script import DEFAULT_MODELS, Model, Turn
 
-VERSION = "0.12.10"
+VERSION = "0.24.0"  # the Ollama it answers as (set StandIn.version to be an older one)
 # Where the stand-in answers differently from a real Ollama on purpose; everything else is
 # checked against the real server by tests/test_differential.py.
 ON_PURPOSE = {
@@ -35,7 +36,6 @@ ON_PURPOSE = {
     "logprobs": "made up: -0.5 for the chunk's word, lower for its made-up alternatives",
 }
 THINK_VALUES = (True, False, "high", "medium", "low", "max")
-DEFAULT_NUM_CTX = 4096  # Ollama's default context when the request sets no num_ctx
 Responder = Callable[[dict[str, Any], bool], Turn]
 
 
@@ -66,6 +66,7 @@ class StandIn:
     cassette: Cassette | None = None  # recorded exchanges, answered first when one matches
     speed: float = 1.0  # replay pacing: 2.0 plays a cassette twice as fast
     loaded: dict[str, tuple[Model, int]] = field(default_factory=dict)  # /api/ps: model, num_ctx
+    version: str = VERSION  # an older one ignores what it did not know yet (standin/inside.py)
 
     def model(self, name: str) -> Model | None:
         full = name if ":" in name else name + ":latest"
@@ -208,6 +209,9 @@ class _Handler(BaseHTTPRequestHandler):
         exchange = cassette.match(self.command, self.path, body) if cassette else None
         if exchange is None:
             return False
+        if self.path == "/api/chat" and (model := self.state.model(str((body or {}).get("model") or ""))):
+            with self.state.lock:  # a replayed answer loads its model too (/api/ps lists it)
+                self.state.loaded[model.name] = (model, _num_ctx(body or {}))
         started = time.perf_counter()
         self._begin_stream(exchange.status, exchange.content_type)
         for offset, line in exchange.lines:
@@ -253,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, b"Ollama is running", "text/plain; charset=utf-8")
 
     def _version(self) -> None:
-        self._send_json(200, {"version": VERSION})
+        self._send_json(200, {"version": self.state.version})
 
     def _tags(self) -> None:
         self._send_json(200, {"models": [_tag(m) for m in self.state.models]})
@@ -281,10 +285,15 @@ class _Handler(BaseHTTPRequestHandler):
         })  # fmt: skip
 
     def _chat(self, body: dict[str, Any], entry: LoggedRequest) -> None:
+        body = inside.as_understood(body, self.state.version)  # an older one ignores newer fields
         name = body.get("model") or ""
         model = self.state.model(name) if name else None
         refusal = _refusal(body, model)
-        if refusal is not None or model is None:
+        if model is not None and body.get("_debug_render_only") and refusal in (None, (400, _TOO_LONG)):
+            with self.state.lock:  # rendering loads the model, and stops before the runner's checks
+                self.state.loaded[model.name] = (model, _num_ctx(body))
+            self._send_json(200, inside.render_only(name, body, _now()))
+        elif refusal is not None or model is None:
             status, message = refusal or (404, f"model '{name}' not found")
             late = message == _TOO_LONG or message.startswith(_BAD_FORMAT[:15])
             if late and body.get("stream", True):  # the runner's error, as the stream's first words
@@ -383,15 +392,7 @@ _TOO_LONG = "the input length exceeds the context length"
 _BAD_FORMAT = 'invalid format: {}; expected "json" or a valid JSON Schema object'
 
 
-def _num_ctx(request: dict[str, Any]) -> int:
-    value = (request.get("options") or {}).get("num_ctx")
-    return int(value) if isinstance(value, (int, float)) and value > 0 else DEFAULT_NUM_CTX
-
-
-def _prompt_tokens(request: dict[str, Any]) -> int:
-    """About a token per four characters of the messages (and tools) sent."""
-    sent = json.dumps(request.get("messages") or []) + json.dumps(request.get("tools") or [])
-    return max(1, len(sent) // 4)
+_num_ctx, _prompt_tokens = inside.num_ctx, inside.prompt_tokens
 
 
 def _lines(model: str, turn: Turn, request: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
@@ -423,7 +424,7 @@ def _metrics(request: dict[str, Any], tokens: int, elapsed_ns: int) -> dict[str,
     """Plausible counters: the prompt's tokens (cut to the context, as Ollama cuts a long
     prompt) evaluated at 500 tokens/s, and answer tokens at 40 tokens/s, or slower when the
     answer really took longer (pacing)."""
-    prompt = min(_prompt_tokens(request), _num_ctx(request))
+    prompt = inside.evaluated(request)
     prompt_ns, load_ns = prompt * 2_000_000, 20_000_000
     eval_ns = max(elapsed_ns, tokens * 25_000_000)
     return {"total_duration": load_ns + prompt_ns + eval_ns + 1_000_000, "load_duration": load_ns,

@@ -201,7 +201,10 @@ def test_save_close_reopen_keeps_answer_and_trace(page, jupyter, model_server):
     assert entry.get_by_text("sent back to the model").is_visible()
     cell(page, 2).get_by_text("Timeline").click()
     bars = cell(page, 2).locator("svg.ollama-nb-timeline rect")
-    assert bars.count() == 3 and bars.first.is_visible()  # two model turns and the tool call
+    titles = cell(page, 2).locator("svg.ollama-nb-timeline rect > title").all_text_contents()
+    assert bars.first.is_visible() and [
+        t.split(":")[0] for t in titles if not t.startswith(("loading", "reading", "writing", "the rest"))
+    ] == ["model turn 1", "add_two_numbers", "model turn 2"]  # and each turn's phases
     shot(page, "08-reopened")
 
 

@@ -1,0 +1,242 @@
+"""The context meter: how much of the model's context a cell used, and what it means.
+
+A local model reads at most ``num_ctx`` tokens. When a conversation grows past that, Ollama does
+not fail: it drops the oldest messages (keeping the system prompt and the last message) and cuts
+what is still too long in the middle. The answer then comes from a prompt the user never saw, and
+nothing says so. The signs are in the done line: a prompt as long as the context, or shorter than
+the turn before it. This module measures (:func:`measure`), finds the context length the server
+used (:func:`context_length`) and says in words what happened and what to do (:func:`warnings`).
+Pure functions, except :func:`context_length`, which asks the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from .backend import Backend
+from .errors import OllamaNbError
+from .trace import ContextUse, ModelTurn
+
+NEAR_FULL = 0.9  # from here a conversation's next turn will probably not fit
+SOURCES = {
+    "num_ctx": "the num_ctx sent",
+    "server": "the server's context length for the loaded model",
+    "model": "the model's maximum (the server may use less)",
+    "": "unknown",
+}
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """What a conversation's earlier cells used: the last prompt's size, a low estimate of the
+    tokens added since (:func:`at_least_tokens`), and the tokens each cell used."""
+
+    prompt: int | None = None
+    added: int = 0
+    used: tuple[int, ...] = field(default_factory=tuple)
+
+
+PER_MESSAGE = 3  # tokens a chat template adds around a message, at least (ChatML and Llama 3 add 5)
+
+
+def at_least_tokens(text: str) -> int:
+    """Fewer tokens than ``text`` surely takes as a message: a sixth of its non-blank characters
+    (English runs near four characters a token, code and other scripts fewer; runs of spaces can
+    be one), and the template's marks around it."""
+    return sum(1 for c in text if not c.isspace()) // 6 + PER_MESSAGE
+
+
+def _same_model(a: str, b: str) -> bool:
+    def full(name: str) -> str:
+        return name if ":" in name else name + ":latest"
+
+    return full(a) == full(b)
+
+
+def context_length(backend: Backend, model: str, options: Mapping[str, Any]) -> tuple[int | None, str]:
+    """The context length the model ran with, and where that comes from (a key of :data:`SOURCES`).
+
+    The server's own figure for the loaded model (``/api/ps``) comes first: it is what was used,
+    and Ollama lowers a ``num_ctx`` larger than the model can take. Then the ``num_ctx`` sent,
+    then the model's maximum (``/api/show``)."""
+    try:
+        for entry in backend.running():
+            name, length = str(entry.get("model") or entry.get("name") or ""), entry.get("context_length")
+            if _same_model(name, model) and isinstance(length, int):
+                return length, "server"
+    except OllamaNbError:  # an older server, a cloud host: the other sources may say
+        pass
+    sent = options.get("num_ctx")
+    if isinstance(sent, int) and not isinstance(sent, bool) and sent > 0:
+        return sent, "num_ctx"
+    try:
+        info = backend.show(model).get("model_info") or {}
+    except OllamaNbError:
+        return None, ""
+    found = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)]
+    return (found[0], "model") if found else (None, "")
+
+
+def measure(
+    turns: Sequence[ModelTurn],
+    limit: int | None,
+    source: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    earlier: Earlier | None = None,
+    started_s: float = 0.0,
+) -> ContextUse | None:
+    """The meter for a cell's model turns (None when no turn finished)."""
+    ended = [t for t in turns if t.metrics is not None]
+    if not ended:
+        return None
+    last = ended[-1]
+    assert last.metrics is not None
+    earlier = earlier or Earlier()
+    predict = (options or {}).get("num_predict")
+    return ContextUse(
+        prompts=[t.metrics.prompt_eval_count for t in ended if t.metrics is not None],
+        answer_tokens=last.metrics.eval_count, limit=limit, source=source,  # type: ignore[arg-type]
+        previous_prompt=earlier.prompt, added_at_least=earlier.added if earlier.prompt else 0,
+        done_reason=last.done_reason,
+        num_predict=predict if isinstance(predict, int) and predict > 0 else None,
+        trend=list(earlier.used), started_s=started_s,
+    )  # fmt: skip
+
+
+def _prompts(use: ContextUse) -> list[int]:
+    """The prompts to compare, each at least as long as the one before unless cut; the previous
+    cell's grown by what was surely added since."""
+    before = [use.previous_prompt + use.added_at_least] if use.previous_prompt else []
+    return before + [p for p in use.prompts if p]  # 0: the server did not count (older ones, cached)
+
+
+def prompt_at_limit(use: ContextUse) -> bool:
+    """A prompt filled the whole context: Ollama cut it to fit."""
+    return bool(use.limit) and any(p >= use.limit for p in use.prompts)  # type: ignore[operator]
+
+
+def prompt_shrank(use: ContextUse) -> tuple[int, int] | None:
+    """A prompt shorter than the one before it (the previous cell's grown by what was added
+    since), as (before, after): the conversation only grows, so its oldest messages were dropped."""
+    prompts = _prompts(use)
+    for before, after in pairwise(prompts):
+        if after < before:
+            return before, after
+    return None
+
+
+def prompt_cut(use: ContextUse) -> bool:
+    return prompt_at_limit(use) or prompt_shrank(use) is not None
+
+
+def answer_cut(use: ContextUse) -> bool:
+    return use.done_reason == "length"
+
+
+def more_room(use: ContextUse) -> int:
+    """A ``num_ctx`` to suggest: a power of two, at least twice what was used or allowed."""
+    need = 2 * max(use.used, use.limit or 0, 1)
+    return 1 << (need - 1).bit_length()
+
+
+def warnings(use: ContextUse, chat: str | None = None) -> list[str]:
+    """What went wrong with the context, in words, each with what to do."""
+    found = []
+    room = f"-o num_ctx={more_room(use)}"
+    restart = f", or start over with %ollama reset {chat}" if chat else ""
+    if prompt_at_limit(use):
+        found.append(
+            f"The prompt probably did not fit: it filled the whole context ({use.limit:,} tokens), so "
+            f"Ollama cut it, keeping the start and the end. Give it more room with {room}{restart}."
+        )
+    elif shrank := prompt_shrank(use):
+        before, after = shrank
+        grown = (use.previous_prompt or 0) + use.added_at_least
+        if use.added_at_least and before == grown:
+            needed = (
+                f"the conversation needs at least {before:,} (the turn before took {use.previous_prompt:,})"
+            )
+        else:
+            needed = f"the turn before took {before:,}"
+        found.append(
+            f"The prompt probably lost its oldest messages: it took {after:,} tokens, but {needed}, so "
+            f"Ollama dropped the start of the conversation to fit {_the_context(use)}. "
+            f"Give it more room with {room}{restart}."
+        )
+    if answer_cut(use):
+        if use.num_predict and use.answer_tokens >= use.num_predict:
+            found.append(
+                f"The answer was cut off at num_predict={use.num_predict} tokens: raise it with "
+                f"-o num_predict={use.num_predict * 4}, or leave it out."
+            )
+        else:
+            found.append(
+                f"The answer was cut off: it reached the end of {_the_context(use)}. "
+                f"Give it more room with {room}{restart}."
+            )
+    elif use.limit and use.used > use.limit and not prompt_at_limit(use):
+        found.append(
+            f"The answer ran past the end of {_the_context(use)} ({use.used:,} tokens): Ollama shifted "
+            f"out part of what the model had read to keep it writing. Give it more room with {room}{restart}."
+        )
+    elif chat and not found and (use.fraction or 0) >= NEAR_FULL:
+        found.append(
+            f"The context is {_percent(use.fraction)} full: the next turn of {chat!r} will probably not "
+            f"fit. Give it more room with {room}{restart}."
+        )
+    return found
+
+
+def _the_context(use: ContextUse) -> str:
+    return f"the {use.limit:,}-token context" if use.limit else "the context"
+
+
+def _percent(fraction: float | None) -> str:
+    return f"{100 * (fraction or 0):.0f} %"
+
+
+def meter_text(use: ContextUse) -> str:
+    """``3,900 / 4,096 tokens · 95 %``"""
+    if not use.limit:
+        return f"{use.used:,} tokens in context (its length is unknown)"
+    return f"{use.used:,} / {use.limit:,} tokens · {_percent(use.fraction)}"
+
+
+def bar(fraction: float | None, width: int = 10) -> str:
+    """``█████████░``: a bar that survives any front end, text included."""
+    filled = round(min(max(fraction or 0.0, 0.0), 1.0) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def trend_text(use: ContextUse) -> str:
+    """How the context filled over a conversation: ``12 % → 30 % → 61 %`` (this cell last)."""
+    if not use.trend:
+        return ""
+    steps = [*use.trend, use.used]
+    if use.limit:
+        return " → ".join(_percent(s / use.limit) for s in steps)
+    return " → ".join(f"{s:,}" for s in steps) + " tokens"
+
+
+def summary(use: ContextUse) -> str:
+    """The one line for a status: ``context █████████░ 3,900 / 4,096 tokens · 95 %``."""
+    return f"context {bar(use.fraction)} {meter_text(use)}"
+
+
+def refusal(message: str, body: Mapping[str, Any]) -> str | None:
+    """The one line for a server that refused a prompt too long for its context, or None for
+    another refusal. Ollama refuses instead of cutting when asked to (``truncate: false``)."""
+    if "exceeds the context length" not in message and "exceeds maximum context length" not in message:
+        return None
+    sent = (body.get("options") or {}).get("num_ctx")
+    size = f"num_ctx={sent}" if isinstance(sent, int) else "the server's context length"
+    bigger = f"-o num_ctx={2 * sent}" if isinstance(sent, int) else "-o num_ctx=N (larger)"
+    why = ", and --strict-context asked the server not to cut it" if body.get("truncate") is False else ""
+    return (
+        f"The prompt does not fit in the context ({size}){why}: give it more room with {bigger}, "
+        "or start the conversation over with %ollama reset."
+    )
