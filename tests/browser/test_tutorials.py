@@ -67,6 +67,16 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "chat.ask(": ["add_two_numbers returned 4."],
         "print(chat.conversation.text())": ["user: What is three plus one?", "tool add_two_numbers: 4"],
     },
+    "05_inside.ipynb": {
+        "%%ollama -m llama3.2\nName the three": ["Red, yellow and blue.", "/ 4,096 tokens"],
+        "%%ollama -m llama3.2 --chat lists -o num_ctx=64\nAnd this one": [
+            "I cannot see a first list",
+            "⚠ The prompt probably lost its oldest messages",
+        ],
+        "%%ollama -m llama3.2 --chat lists -o num_ctx=64 --strict-context": ["ContextFull", "does not fit"],
+        "%ollama render -m llama3.2": ["<|im_start|>system", "Answer in one word."],
+        "%%ollama -m llama3.2,qwen3": ["first token", "Recursion is"],
+    },
 }
 CANNED = "knows only the tutorials' questions"  # the demo model's note for a prompt it cannot answer
 
