@@ -222,7 +222,7 @@ def test_tutorial_runs_top_to_bottom_with_answers_that_fit(page, lab, name):
     if name == "01_streaming.ipynb":  # three short bullet points, rendered as a list
         sky = page.locator(f"{NOTEBOOK} .jp-Cell").nth([c.source for c in cells].index(
             next(s for s in outputs if s.startswith("%%ollama -m llama3.2"))))  # fmt: skip
-        assert sky.locator(".jp-Cell-outputArea li").count() == 3
+        assert sky.locator(".jp-Cell-outputArea .ollama-nb-answer li").count() == 3
     for theme in ("light", "dark"):
         screenshot(page, name, theme)
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
