@@ -260,3 +260,16 @@ def test_python_api_with_decorated_tools(server):
     reply = ollama_nb.chat("6 times 7?", model="llama3.2", host=server.url, tools=[multiply], display="none")
     assert reply.content == "42" and reply.trace[0].result == "42"
     assert server.state.chats()[0]["tools"] == [multiply.__ollama_tool__.schema]
+
+
+def test_the_time_to_answer_confirm_is_not_the_tools(server):
+    server.push(Turn(tool_calls=[call("add_two_numbers", a=1, b=2)]), Turn(content="3."))
+
+    def slow_person(_call: object) -> bool:
+        time.sleep(0.5)  # the user reads the call before saying yes
+        return True
+
+    reply = ollama_nb.chat("1 + 2?", model="llama3.2", host=server.url, tools=[add_two_numbers],
+                           confirm=slow_person, display="none")  # fmt: skip
+    (trip,) = reply.trace
+    assert trip.status == "ok" and trip.duration_s < 0.25
