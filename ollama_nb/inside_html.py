@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import context, phases
 from .trace import ContextUse, ModelTurn, RenderedPrompt, ToolRound, Trace
+from .units import duration
 
 if TYPE_CHECKING:
     from .comparison import Comparison
@@ -23,14 +24,6 @@ if TYPE_CHECKING:
 
 PHASE_COLOURS = {"load": "#9e9e9e", "prompt": "#90caf9", "other": "#e0e0e0", "writing": "#1e88e5"}
 ROUND_OK, ROUND_FAILED = "#fb8c00", "#d32f2f"
-
-
-def _seconds(value: float) -> str:
-    if value < 1e-3:
-        return f"{value * 1e6:.0f} µs"
-    if value < 1:
-        return f"{value * 1e3:.1f} ms"
-    return f"{value:.2f} s"
 
 
 # -- the context meter ---------------------------------------------------------------------------
@@ -124,21 +117,21 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
         if isinstance(entry, ModelTurn):
             name = f"model turn {entry.index + 1}"
             shapes.append(
-                _rect(x0, y, entry.duration_s * scale, "#bbdefb", f"{name}: {_seconds(entry.duration_s)}")
+                _rect(x0, y, entry.duration_s * scale, "#bbdefb", f"{name}: {duration(entry.duration_s)}")
             )
             for phase in phases.phases(entry):
                 tokens = f", {phase.tokens:,} tokens" if phase.tokens else ""
                 shapes.append(_rect(x0 + phase.start_s * scale, y, phase.duration_s * scale, PHASE_COLOURS[phase.name],
-                                    f"{phase.label}: {_seconds(phase.duration_s)}{tokens}"))  # fmt: skip
+                                    f"{phase.label}: {duration(phase.duration_s)}{tokens}"))  # fmt: skip
             if entry.first_token_s is not None:
                 x = x0 + entry.first_token_s * scale
                 shapes.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y}" y2="{y + height}" stroke="currentColor" '
-                              f'stroke-width="1.5"><title>first token at {_seconds(entry.first_token_s)}</title></line>')  # fmt: skip
+                              f'stroke-width="1.5"><title>first token at {duration(entry.first_token_s)}</title></line>')  # fmt: skip
         else:
             name = entry.name
             colour = ROUND_OK if entry.status == "ok" else ROUND_FAILED
             shapes.append(
-                _rect(x0, y, entry.duration_s * scale, colour, f"{name}: {_seconds(entry.duration_s)}")
+                _rect(x0, y, entry.duration_s * scale, colour, f"{name}: {duration(entry.duration_s)}")
             )
         shapes.insert(
             0, f'<text x="0" y="{y + 12}" font-size="11" fill="currentColor">{escape(name[:22])}</text>'
@@ -154,7 +147,7 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
         f'<svg class="ollama-nb-timeline" width="{width}" height="{legend_y + 4}" xmlns="http://www.w3.org/2000/svg" '
         f'role="img" aria-label="timeline">{"".join(shapes)}{legend}'
         f'<text x="{width - 2}" y="{legend_y}" font-size="10" text-anchor="end" fill="currentColor">'
-        f"{_seconds(total)}</text></svg>"
+        f"{duration(total)}</text></svg>"
     )
 
 
@@ -269,7 +262,7 @@ def figures_html(comparison: Comparison) -> str:
 
 
 def _cell(value: float | None) -> str:
-    return "–" if value is None else _seconds(value)
+    return "–" if value is None else duration(value)
 
 
 def comparison_text(comparison: Comparison) -> str:

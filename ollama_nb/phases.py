@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .trace import ModelTurn
+from .units import duration
 
 Name = Literal["load", "prompt", "writing", "other"]
 LABELS: dict[str, str] = {
@@ -65,14 +66,6 @@ def phases(turn: ModelTurn) -> list[Phase]:
     return found
 
 
-def _seconds(value: float) -> str:
-    if value < 1e-3:
-        return f"{value * 1e6:.0f} µs"
-    if value < 1:
-        return f"{value * 1e3:.1f} ms"
-    return f"{value:.2f} s"
-
-
 def describe(turn: ModelTurn) -> str:
     """``loading the model 0.51 s · reading the prompt: 128 tokens in 18.3 s (7.0/s) · first
     token at 18.9 s · writing the answer: 5 tokens in 1.26 s (4.0/s)``"""
@@ -81,11 +74,11 @@ def describe(turn: ModelTurn) -> str:
         if phase.name == "other":
             continue
         if phase.name == "writing" and turn.first_token_s is not None:
-            parts.append(f"first token at {_seconds(turn.first_token_s)}")
-        text = f"{phase.label}: {_seconds(phase.duration_s)}"
+            parts.append(f"first token at {duration(turn.first_token_s)}")
+        text = f"{phase.label}: {duration(phase.duration_s)}"
         if phase.tokens:
             tokens = f"{phase.tokens:,} token{'s' if phase.tokens != 1 else ''}"
-            text = f"{phase.label}: {tokens} in {_seconds(phase.duration_s)}"
+            text = f"{phase.label}: {tokens} in {duration(phase.duration_s)}"
             text += f" ({phase.tokens_per_s:,.1f}/s)" if phase.tokens_per_s else ""
         parts.append(text)
     return " · ".join(parts)

@@ -19,17 +19,10 @@ from .markdown import to_html
 from .reply import MIME, Reply
 from .stream import Metrics
 from .trace import ToolRound, Trace
+from .units import duration
 
 ERROR_COLOUR = "#d32f2f"  # JupyterLab's light theme's; the stylesheet follows the theme
 _ICONS = {"pending": "○", "running": "…", "ok": "✓", "error": "✗", "refused": "⊘", "interrupted": "■"}
-
-
-def duration(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} µs"
-    if seconds < 1:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds:.2f} s"
 
 
 @cache
