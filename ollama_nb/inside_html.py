@@ -157,11 +157,12 @@ def _rect(x: float, y: int, w: float, colour: str, title: str) -> str:
 
 
 def phases_html(trace: Trace) -> str:
-    """One line per model turn: load, prompt, first token, writing, in words."""
+    """One line per model turn: load, prompt, first token, writing, in words (lines, not a list:
+    the answer's own lists stay the only ones in the output)."""
     lines = [
-        f"<li>turn {t.index + 1}: {escape(text)}</li>" for t in trace.turns if (text := phases.describe(t))
+        f"<div>turn {t.index + 1}: {escape(text)}</div>" for t in trace.turns if (text := phases.describe(t))
     ]
-    return f'<ul class="ollama-nb-phases">{"".join(lines)}</ul>' if lines else ""
+    return f'<div class="ollama-nb-phases">{"".join(lines)}</div>' if lines else ""
 
 
 def time_html(trace: Trace) -> str:
