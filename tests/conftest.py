@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +26,15 @@ __all__ = ["real_host"]  # the session's real Ollama, for the tests marked `real
 def quick(request: dict[str, Any], thinks: bool) -> Turn:
     """Answer anything at once when a test has not scripted the turn."""
     return Turn(content="OK.", thinking="Hmm." if thinks else "")
+
+
+@pytest.fixture(autouse=True)
+def _interrupts_reach_python() -> None:
+    """Each test starts with Python's own SIGINT handler, which IPython's shell and the kernel
+    expect: ``_thread.interrupt_main()`` does nothing at all while SIGINT is ignored or left to
+    the system (as a library or a subprocess helper may leave it)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

@@ -195,6 +195,8 @@ def test_save_close_reopen_keeps_answer_and_trace(page, jupyter, model_server):
     assert "widgets" not in saved.metadata  # as JupyterLab saves by default
     page.goto("about:blank")
     open_notebook(page, url, name)
+    cell(page, 2).scroll_into_view_if_needed()  # a reopened notebook renders its outputs as they show
+    cell(page, 2).locator(".jp-Cell-outputArea").get_by_text("Two plus two is 4.").wait_for(timeout=30_000)
     assert "Two plus two is 4." in output_text(page, 2)
     entry = cell(page, 2).locator("details.ollama-nb-round")
     entry.locator("summary").click()
