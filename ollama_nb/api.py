@@ -133,9 +133,8 @@ def chat(
         if exc.reply is not None:
             exc.reply.history, exc.reply.chat = ready.kept, thread.name if thread is not None else None
             view.finish(exc.reply)
-            if (
-                thread is not None and exc.reply.received
-            ):  # kept, marked partial: the next turn sends what the user saw
+            # kept, marked partial: the next turn sends what the user saw
+            if thread is not None and exc.reply.received:
                 thread.record(cell, exc.reply.messages, partial=True, usage=_usage(exc.reply))
         raise
     if logprobs and reply.received and not reply.logprobs:
