@@ -7,7 +7,7 @@ so nothing already received is lost.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .reply import Reply
@@ -102,8 +102,3 @@ class Interrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[33mInterrupted\x1b[0m: {self}"]
-
-
-def reply_of(exc: BaseException) -> Any:
-    """The partial reply a failure carries, or None."""
-    return getattr(exc, "reply", None)

@@ -238,7 +238,7 @@ class OllamaBackend:
 
     def models(self, cancel: threading.Event | None = None) -> list[ModelInfo]:
         def produce() -> Iterator[list[ModelInfo]]:
-            yield [self._model(entry) for entry in self._get("GET", "/api/tags").get("models") or []]
+            yield [self._model(entry) for entry in self._tags()]
 
         return next(iter(pumped(produce, close=lambda: None, cancel=cancel, host=self.host)), [])
 
@@ -252,8 +252,13 @@ class OllamaBackend:
                          quantization=details.get("quantization_level") or "", capabilities=capabilities,
                          context_length=entry.get("context_length"), extra=entry)  # fmt: skip
 
+    def _tags(self) -> list[dict[str, Any]]:
+        """The entries of ``/api/tags``, as the server sent them."""
+        return list(self._get("GET", "/api/tags").get("models") or [])
+
     def model_names(self) -> list[str]:
-        return [m["model"] for m in self._get("GET", "/api/tags").get("models") or [] if m.get("model")]
+        """Just the names, with no ``/api/show`` per model (for the message of a 404)."""
+        return [m["model"] for m in self._tags() if m.get("model")]
 
     def show(self, model: str) -> dict[str, Any]:
         return dict(self._get("POST", "/api/show", model, json={"model": model}))

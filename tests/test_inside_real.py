@@ -12,20 +12,11 @@ import pytest
 from ollama_nb.comparison import MIME as COMPARISON
 
 from .real import PLAIN, TOOLS, Kernel, Run, one_line
+from .test_inside import ADD
 
 pytestmark = pytest.mark.real
 
 SHORT = "-o temperature=0 -o seed=7 -o num_predict=3"
-ADD = '''
-def add_two_numbers(a: int, b: int) -> int:
-    """Add two numbers.
-
-    Args:
-        a: The first number.
-        b: The second number.
-    """
-    return a + b
-'''
 
 
 @pytest.fixture(scope="module")
