@@ -116,14 +116,14 @@ def chat(
     thread, model = ready.thread, ready.request.model
     view = view or _make_view(display, model)
     view.show()
-    notices: list[str | RenderedPrompt] = []
+    preface: list[str | RenderedPrompt] = []
     if ready.dropped and thread is not None:
-        notices.append(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "
+        preface.append(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "
                        f"and dropped the {ready.dropped} turn(s) after it.")  # fmt: skip
     if render:
-        notices.append(_rendered_or_why(ready))
+        preface.append(_rendered_or_why(ready))
     try:
-        reply = loop.run(ready.backend, ready.request, toolbox=ready.toolbox or None, view=view, notices=notices,
+        reply = loop.run(ready.backend, ready.request, toolbox=ready.toolbox or None, view=view, preface=preface,
                          max_rounds=max_rounds or defaults.max_rounds, confirm=confirm, cancel=cancel,
                          earlier=ready.earlier)  # fmt: skip
         reply.history, reply.chat = ready.kept, thread.name if thread is not None else None

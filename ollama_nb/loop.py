@@ -84,19 +84,20 @@ def run(
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     confirm: Confirm | None = None,
     cancel: threading.Event | None = None,
-    notices: Sequence[str | RenderedPrompt] = (),
+    preface: Sequence[str | RenderedPrompt] = (),
     earlier: context.Earlier | None = None,
 ) -> Reply:
     """Run one cell's exchange to the end. Raises :class:`OllamaNbError` or :class:`Interrupted`
     carrying the finished partial reply as ``.reply``; what arrived is never lost.
 
     ``cancel``, set from another thread (a Stop button), ends the exchange like an interrupt,
-    also while waiting for the first chunk. ``notices`` go into the trace first (a re-run that
-    went back in a conversation, the rendered prompt). ``earlier`` is what the conversation's
+    also while waiting for the first chunk. ``preface`` goes into the trace first, texts as
+    notices (a re-run that went back in a conversation) and entries as they are (the rendered
+    prompt). ``earlier`` is what the conversation's
     earlier cells used of the context, for the meter."""
     session = _Session(backend, request, toolbox, view or NullView(), confirm, cancel or threading.Event())
     session.earlier = earlier
-    for item in notices:
+    for item in preface:
         if isinstance(item, str):
             session.notice(item)
         else:
