@@ -18,7 +18,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .messages import Message, read_json
 
@@ -182,8 +182,8 @@ class _SavedTurn(BaseModel):
     cell: str | None
     start: int
     partial: bool = False
-    prompt_tokens: int = 0
-    used_tokens: int = 0
+    prompt_tokens: int = Field(0, ge=0)
+    used_tokens: int = Field(0, ge=0)
 
 
 class _File(BaseModel):

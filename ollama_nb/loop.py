@@ -136,9 +136,18 @@ class _Session:
         self.reply = Reply(request.model, self.messages, trace)
         self.turns: list[Turn] = []  # the model's turns as read: the one place text accumulates
         self.earlier: context.Earlier | None = None
+        self._thinks: bool | None = None
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
+
+    def thinks(self) -> bool:
+        """Whether the model thinks (asked to, or it declares it): only then are ``<think>`` tags
+        in its content its thinking. Asked when a first tag arrives, at most once a cell."""
+        if self._thinks is None:
+            asked = self.request.think not in (None, False)
+            self._thinks = asked or "thinking" in (self.backend.capabilities(self.request.model) or ())
+        return self._thinks
 
     def notice(self, text: str, level: str = "info") -> None:
         self.view.notice(self.reply.trace.add(Notice(text, self.now(), level)).text)  # type: ignore[arg-type]
@@ -162,7 +171,7 @@ class _Session:
     def model_turn(self, number: int, tools: list[dict[str, Any]] | None) -> list[ToolCall]:
         turn = self.reply.trace.add(ModelTurn(number, self.request.model, self.now()))
         self.view.turn(turn)
-        reader = TurnReader()
+        reader = TurnReader(self.thinks)
         self.turns.append(reader.turn)
         chunks = self.backend.chat(self.request.body(self.messages, tools), self.cancel)
         try:

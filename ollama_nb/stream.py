@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,15 +103,21 @@ Event = TextDelta | ThinkingDelta | ToolCallEvent | Done
 
 
 class ThinkTagSplitter:
-    """Split ``<think>...</think>`` out of content, with tags that may be cut across chunks."""
+    """Split ``<think>...</think>`` out of content, with tags that may be cut across chunks.
 
-    def __init__(self) -> None:
+    ``declares`` says whether the model thinks (asked to, or its capabilities say so); it is
+    asked once, when the first tag arrives, so a plain answer costs no request. A model that
+    does not think keeps a literal ``<think>`` in its answer, as text."""
+
+    def __init__(self, declares: Callable[[], bool] = lambda: True) -> None:
         self._inside = False
         self._pending = ""
         self._seen_text = False
+        self._declares: Callable[[], bool] | None = declares
+        self._parse = True
 
     def feed(self, text: str) -> Iterator[TextDelta | ThinkingDelta]:
-        if not self._pending and "<" not in text:  # the usual chunk: no tag can start here
+        if not self._parse or (not self._pending and "<" not in text):  # no tag can start here
             yield from self._emit(text)
             return
         buffer = self._pending + text
@@ -119,6 +125,9 @@ class ThinkTagSplitter:
         while buffer:
             tag = THINK_CLOSE if self._inside else THINK_OPEN
             at = buffer.find(tag)
+            if at >= 0 and not self._inside and not self._thinks():
+                yield from self._emit(buffer)  # a plain model's literal tag is part of its answer
+                return
             if at < 0:
                 keep = _partial_suffix(buffer, tag)
                 buffer, self._pending = buffer[: len(buffer) - keep], buffer[len(buffer) - keep :]
@@ -133,6 +142,11 @@ class ThinkTagSplitter:
     def flush(self) -> Iterator[TextDelta | ThinkingDelta]:
         pending, self._pending = self._pending, ""
         yield from self._emit(pending)
+
+    def _thinks(self) -> bool:
+        if self._declares is not None:
+            self._parse, self._declares = bool(self._declares()), None
+        return self._parse
 
     def _emit(self, text: str) -> Iterator[TextDelta | ThinkingDelta]:
         if not text:
@@ -196,11 +210,13 @@ _KNOWN_DONE = {"model", "created_at", "message", "done", "done_reason", *Metrics
 
 class TurnReader:
     """Read one turn's raw chunks (dicts, as the server sent them) into events, keeping what
-    arrived: ``turn`` holds everything received so far, also when the stream fails half way."""
+    arrived: ``turn`` holds everything received so far, also when the stream fails half way.
+    ``thinks`` (see :class:`ThinkTagSplitter`): whether ``<think>`` tags in the content are
+    the model's thinking (servers before 0.9) or its words."""
 
-    def __init__(self) -> None:
+    def __init__(self, thinks: Callable[[], bool] = lambda: True) -> None:
         self.turn = Turn()
-        self._tags = ThinkTagSplitter()
+        self._tags = ThinkTagSplitter(thinks)
 
     def read(self, chunks: Iterable[dict[str, Any]]) -> Iterator[Event]:
         for chunk in chunks:
