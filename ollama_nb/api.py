@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeGuard
+from typing import Any, Literal, ParamSpec, TypeGuard
 
 import pydantic
 
@@ -40,6 +41,7 @@ class Defaults:
     strict_context: bool = False  # refuse a prompt longer than the context instead of cutting it
 
 
+_P = ParamSpec("_P")
 defaults = Defaults()
 conversations: dict[str, Conversation] = {}
 Display = Literal["auto", "widget", "plain", "none"]
@@ -57,6 +59,22 @@ def connect(host: str | None = None, api_key: str | None = None) -> Backend:
     )
 
 
+def _one_turn_at_a_time(ask: Callable[_P, Reply]) -> Callable[_P, Reply]:
+    """A conversation's turn runs inside :meth:`Conversation.asking` (no nested turn)."""
+
+    @functools.wraps(ask)
+    def asked(*args: _P.args, **settings: _P.kwargs) -> Reply:
+        target = settings.get("chat")
+        thread = conversation(target) if isinstance(target, str) else target
+        if not isinstance(thread, Conversation):
+            return ask(*args, **settings)
+        with thread.asking():
+            return ask(*args, **settings)
+
+    return asked
+
+
+@_one_turn_at_a_time
 def chat(
     prompt: str,
     *,

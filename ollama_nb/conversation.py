@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .errors import ConversationBusy
 from .messages import Message, read_json
 
 FILE_VERSION = 1
@@ -52,6 +55,26 @@ class Conversation:
     turns: list[Turn] = field(default_factory=list)
     model: str | None = None  # the model of its last turn: the next cell may leave -m out
     _lock: Any = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
+    _asking: set[int] = field(default_factory=set, init=False, repr=False, compare=False)  # threads mid-turn
+
+    @contextmanager
+    def asking(self) -> Iterator[None]:
+        """Around one turn. A turn asked from inside another on the same thread (a tool whose
+        code runs ``%%ollama --chat`` with this name) is refused: it would be recorded before
+        the prompt that led to it. Turns from other threads go on together, kept as they end."""
+        me = threading.get_ident()
+        with self._lock:
+            if me in self._asking:
+                raise ConversationBusy(
+                    f"Conversation {self.name!r} is waiting for the answer that called this tool: a "
+                    "tool cannot add a turn to it. Use another --chat name inside the tool, or none."
+                )
+            self._asking.add(me)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._asking.discard(me)
 
     def history_for(self, cell: str | None) -> tuple[list[dict[str, Any]], int]:
         """The messages to send before this cell's prompt, and how many turns a re-run drops."""

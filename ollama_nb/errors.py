@@ -102,3 +102,7 @@ class Interrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[33mInterrupted\x1b[0m: {self}"]
+
+
+class ConversationBusy(OllamaNbError):
+    """A turn asked of a conversation from inside its own unfinished turn (a tool's cell)."""

@@ -75,3 +75,33 @@ def test_conversation_load_refuses_negative_counts(ip, tmp_path, turns, problem)
     result = run_cell(ip, f"from ollama_nb import Conversation\nc = Conversation.load({str(path)!r})")
     error = result.error_in_exec
     assert isinstance(error, ollama_nb.RecordError) and str(path) in str(error) and problem in str(error)
+
+
+# -- no turn inside a turn of the same conversation ------------------------------------------------
+ASKS_AGAIN = '''
+def look_up(topic: str) -> str:
+    """Look a topic up in the class notes."""
+    get_ipython().run_cell_magic("ollama", "-m llama3.2 --chat tides", f"What do the notes say about {topic}?")
+    return "nothing found"
+'''
+
+
+def test_a_tool_cannot_add_a_turn_to_the_conversation_that_called_it(ip, server):
+    run_cell(ip, ASKS_AGAIN)
+    server.push(Turn(tool_calls=[{"name": "look_up", "arguments": {"topic": "tides"}}]),
+                Turn(content="The notes say nothing about tides."))  # fmt: skip
+    result = run_cell(ip, "%%ollama -m llama3.2 --chat tides --tools look_up\nWhat about tides?")
+    assert result.success
+    reply = ip.user_ns["_ollama"]
+    (trip,) = reply.trace
+    assert (
+        trip.status == "error"
+        and "Conversation 'tides' is waiting for the answer that called this tool" in trip.error
+    )
+    assert "\n" not in trip.error
+    assert len(server.state.chats()) == 2  # the inner turn was never sent
+    chat = ollama_nb.api.conversation("tides")
+    assert [m["role"] for m in chat.messages] == ["user", "assistant", "tool", "assistant"]
+    assert chat.messages[0]["content"] == "What about tides?" and len(chat) == 1
+    server.push(Turn(content="Tides follow the moon."))  # and the conversation goes on
+    assert run_cell(ip, "%%ollama --chat tides\nAnd the moon?").success and len(chat) == 2
