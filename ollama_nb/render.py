@@ -14,7 +14,7 @@ from html import escape
 from importlib import resources
 from typing import Any, Literal
 
-from . import inside_html
+from . import inside_html, phases
 from .markdown import to_html
 from .reply import MIME, Reply
 from .stream import Metrics
@@ -39,17 +39,20 @@ def style_tag() -> str:
     return f"<style>{stylesheet()}</style>"
 
 
-def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0.0) -> str:
+def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0.0,
+                model_s: float | None = None) -> str:  # fmt: skip
     """``qwen3 · 120 tokens · 45.1 tokens/s · model 2.31 s · tools 2 calls · 3.10 s in all``
 
-    The model's time is what the server reports for generating; "in all" is the wall clock from
-    the first request to the end, tool calls and the way there and back included."""
+    "model" is the time the model turns took (``model_s``, measured here; else the server's own
+    total), "in all" the wall clock from the first request to the end, tool calls and the way
+    there and back included: the first never exceeds the second."""
     parts = [model]
     if metrics.total_duration:
         parts.append(f"{metrics.eval_count} tokens")
         if metrics.tokens_per_s:
             parts.append(f"{metrics.tokens_per_s:.1f} tokens/s")
-        parts.append(f"model {duration(metrics.total_s)}")
+        spent = model_s if model_s is not None else metrics.total_s
+        parts.append(f"model {duration(min(spent, wall_s) if wall_s else spent)}")
     else:
         parts.append("unfinished: no metrics")
     if rounds:
@@ -60,7 +63,9 @@ def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0
 
 
 def reply_status(reply: Reply) -> str:
-    line = status_line(reply.model, reply.metrics, len(reply.trace), reply.trace.duration_s)
+    trace = reply.trace
+    model_s = sum(phases.span(t) for t in trace.turns if t.metrics is not None)
+    line = status_line(reply.model, reply.metrics, len(trace), inside_html.timeline_end(trace), model_s)
     return f"{line} · cut short (num_predict or the context length)" if reply.truncated else line
 
 

@@ -4,16 +4,20 @@ the loaders, each as a user meets it (IPython's shell, a real kernel, the real O
 from __future__ import annotations
 
 import json
+import re
+from xml.etree import ElementTree
 
 import nbformat
 import pytest
 
 import ollama_nb
+from ollama_nb import inside_html, phases, render
 from ollama_nb.reply import MIME, Reply
 from ollama_nb.standin import Turn
-from ollama_nb.trace import Trace
+from ollama_nb.stream import Metrics
+from ollama_nb.trace import ModelTurn, ToolRound, Trace
 
-from .conftest import run_cell
+from .conftest import execute_notebook, run_cell
 
 
 # -- a plain model's <think> is its words ---------------------------------------------------------
@@ -105,3 +109,112 @@ def test_a_tool_cannot_add_a_turn_to_the_conversation_that_called_it(ip, server)
     assert chat.messages[0]["content"] == "What about tides?" and len(chat) == 1
     server.push(Turn(content="Tides follow the moon."))  # and the conversation goes on
     assert run_cell(ip, "%%ollama --chat tides\nAnd the moon?").success and len(chat) == 2
+
+
+# -- the timeline agrees with itself --------------------------------------------------------------
+def _metrics(load: float, prompt: float, writing: float, extra: float = 0.001) -> Metrics:
+    ns = 1_000_000_000
+    return Metrics(total_duration=int((load + prompt + writing + extra) * ns), load_duration=int(load * ns),
+                   prompt_eval_count=120, prompt_eval_duration=int(prompt * ns), eval_count=30,
+                   eval_duration=int(writing * ns))  # fmt: skip
+
+
+def _trace(server: tuple[float, float, float], wall: float, first: float | None, gap: float = 0.01) -> Trace:
+    """Two model turns around a tool call; the server reports ``server`` (load, prompt, writing)
+    for each, this machine measured ``wall`` seconds a turn with the first token after ``first``."""
+    trace = Trace("qwen3")
+    one = ModelTurn(0, "qwen3", 0.0, wall, _metrics(*server), "stop", 1, first_token_s=first)
+    trip = ToolRound("add", {}, 0, 0, status="ok", started_s=wall + gap, duration_s=0.05, result="3")
+    two = ModelTurn(1, "qwen3", wall + 2 * gap + 0.05, wall, _metrics(*server), "stop", first_token_s=first)
+    trace.entries += [one, trip, two]
+    return trace
+
+
+def _bars(svg: str) -> list[list[tuple[float, float, str]]]:
+    """Each row's rectangles (x, width, title), the row's own bar first."""
+    root = ElementTree.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    rows: dict[float, list[tuple[float, float, str]]] = {}
+    for rect in root.iter(f"{ns}rect"):
+        title = rect.find(f"{ns}title")
+        if title is not None:  # the legend's squares have none
+            rows.setdefault(float(rect.get("y")), []).append(
+                (float(rect.get("x")), float(rect.get("width")), title.text or "")
+            )
+    return [rows[y] for y in sorted(rows)]
+
+
+SHAPES = [
+    ((0.5, 2.0, 1.0), 3.65, 2.55),  # a live server: its work fits inside the measured turn
+    ((0.02, 0.174, 1.07), 0.67, 0.056),  # the stand-in and recordings: the server reports more
+    ((3.0, 9.0, 20.0), 0.01, 0.001),  # much more
+    ((0.0, 0.0, 0.5), 2.0, None),  # no first token seen, nothing loaded
+    ((0.1, 0.1, 0.1), 0.0005, None),  # a turn too short to see
+]
+
+
+@pytest.mark.parametrize(("server", "wall", "first"), SHAPES)
+def test_the_timeline_keeps_every_bar_inside_its_turn_and_the_drawing(server, wall, first):
+    trace = _trace(server, wall, first)
+    width = 600
+    rows = _bars(inside_html.timeline_svg(trace, width=width))
+    assert [title.split(":")[0] for (_, _, title), *_ in rows] == ["model turn 1", "add", "model turn 2"]
+    ends = []
+    for (x, w, _), *inner in rows:
+        assert x >= 0 and x + w <= width + 1e-6  # nothing past the drawing's edge
+        ends.append(x + w)
+        for px, pw, title in inner:  # the phases: inside their turn (a bar is at least a pixel)
+            assert x - 1.01 <= px and px + pw <= x + max(w, 1.0) + 1.01, title
+            assert px + pw <= width + 1e-6
+        assert sum(pw for _, pw, _ in inner) <= max(w, 1.0) * 1.01 + len(inner)  # never more than the turn
+    starts = [x for (x, _, _), *_ in rows]
+    assert (
+        starts == sorted(starts) and ends[0] <= starts[1] + 1.01 and ends[1] <= starts[2] + 1.01
+    )  # in order
+    for turn in trace.turns:
+        found = phases.phases(turn)
+        assert sum(p.duration_s for p in found) == pytest.approx(phases.span(turn))
+        assert all(p.start_s >= 0 and p.end_s <= phases.span(turn) + 1e-9 for p in found)
+        words = phases.describe(turn)
+        if turn.first_token_s is not None and "server" not in words:  # in one clock: the order holds
+            read = sum(p.duration_s for p in found if p.name in ("load", "prompt"))
+            assert turn.first_token_s >= read - 1e-3, words
+
+
+@pytest.mark.parametrize(("server", "wall", "first"), SHAPES)
+def test_the_status_never_says_the_model_took_longer_than_the_whole(server, wall, first):
+    trace = _trace(server, wall, first)
+    reply = Reply("qwen3", [], trace, metrics=sum((t.metrics for t in trace.turns), Metrics()))
+    line = render.reply_status(reply)
+    model_s, all_s = re.search(r"model ([\d.]+ \S+) .* ([\d.]+ \S+) in all", line).groups()
+    assert _seconds(model_s) <= _seconds(all_s), line
+
+
+def _seconds(text: str) -> float:
+    number, unit = text.split()
+    return float(number) * {"s": 1, "ms": 1e-3, "µs": 1e-6}[unit]
+
+
+def test_a_stand_in_answer_with_a_tool_round_draws_a_consistent_timeline_in_a_real_kernel(server):
+    """The stand-in reports server times (20 ms loading, 2 ms a prompt token, 25 ms a token
+    written) far longer than its instant answers: the saved output must still agree with itself."""
+    server.push(Turn(content="Let me add.", tool_calls=[{"name": "add", "arguments": {"a": 1, "b": 2}}]),
+                Turn(content="It is 3."))  # fmt: skip
+    tool = 'def add(a: int, b: int) -> int:\n    """Add two numbers."""\n    return a + b'
+    nb = execute_notebook(
+        ["%load_ext ollama_nb", tool, "%%ollama -m llama3.2 --tools add\nWhat is 1+2?"], server
+    )
+    (data,) = [o["data"] for o in nb.cells[2].outputs if MIME in o.get("data", {})]
+    html = data["text/html"]
+    svg = html[html.index("<svg") : html.index("</svg>") + 6]
+    width = int(re.search(r'<svg[^>]* width="(\d+)"', svg).group(1))
+    rows = _bars(svg)
+    assert [title.split(":")[0] for (_, _, title), *_ in rows] == ["model turn 1", "add", "model turn 2"]
+    for (x, w, _), *inner in rows:
+        assert x + w <= width and all(px + pw <= min(x + max(w, 1.0) + 1.01, width) for px, pw, _ in inner)
+    (turn_one, _), (trip, _) = rows[0][0][:2], rows[1][0][:2]
+    assert turn_one + rows[0][0][1] <= trip + 1.01  # the tool call starts after turn 1's writing
+    status = re.search(r'class="ollama-nb-status">([^<]*)<', html).group(1)
+    model_s, all_s = re.search(r"model ([\d.]+ \S+) .* ([\d.]+ \S+) in all", status).groups()
+    assert _seconds(model_s) <= _seconds(all_s), status
+    assert "the server reports" in html  # its figures are named as its own where they do not fit
