@@ -22,7 +22,7 @@ from .ollama_backend import OllamaBackend
 from .reply import Reply
 from .stream import ToolCall
 from .tools import DEFAULT_MAX_RESULT_CHARS, Toolbox
-from .trace import Notice, RenderedPrompt, Trace
+from .trace import Carried, Notice, RenderedPrompt, Trace
 from .viewbase import NullView, View
 
 
@@ -164,9 +164,11 @@ def chat(
     return reply
 
 
-def _usage(reply: Reply) -> tuple[int, int] | None:
+def _usage(reply: Reply) -> tuple[int, int, Carried | None] | None:
     use = reply.context
-    return (use.prompt_tokens, use.used) if use is not None else None
+    return (
+        (use.prompt_tokens, use.used, use.carried[-1] if use.carried else None) if use is not None else None
+    )
 
 
 def render_prompt(
@@ -240,7 +242,7 @@ def _prepare(
         last_prompt, used = thread.used_before(cell)
         answer = history[-1].get("content", "") if history and history[-1].get("role") == "assistant" else ""
         added = (context.at_least_tokens(str(answer)) if answer else 0) + context.at_least_tokens(prompt)
-        earlier = context.Earlier(last_prompt, added, tuple(used))
+        earlier = context.Earlier(last_prompt, added, tuple(used), thread.carried_before(cell))
     messages = [*history]
     kept = len(messages)  # messages that came from earlier cells, left out of this cell's record
     if system:

@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from .errors import ConversationBusy
 from .messages import Message, read_json
+from .trace import Carried
 
 FILE_VERSION = 1
 
@@ -39,6 +40,10 @@ class Turn:
     partial: bool = False
     prompt_tokens: int = 0
     used_tokens: int = 0
+    carried: Carried | None = None  # what its last request sent besides messages (tools, system...)
+
+
+Usage = tuple[int, int] | tuple[int, int, Carried | None]
 
 
 @dataclass
@@ -92,11 +97,20 @@ class Conversation:
             earlier = [t for t in self.turns[:position] if t.used_tokens]
         return (earlier[-1].prompt_tokens if earlier else None), [t.used_tokens for t in earlier]
 
+    def carried_before(self, cell: str | None) -> Carried | None:
+        """What the last measured turn before this cell's sent besides its messages, for the
+        meter: a prompt shorter than that turn's may only mean less was sent."""
+        with self._lock:
+            position = self._asked_from(cell)
+            earlier = [t for t in self.turns[:position] if t.used_tokens]
+        return earlier[-1].carried if earlier else None
+
     def record(self, cell: str | None, messages: list[dict[str, Any]], *, partial: bool = False,
-               usage: tuple[int, int] | None = None) -> None:  # fmt: skip
+               usage: Usage | None = None) -> None:  # fmt: skip
         """Keep a turn: ``messages`` is its whole request list (history, the user's message, what
         came back). Only the turn's own messages are added, after any recorded meanwhile.
-        ``usage``: its last prompt's size and the tokens it used of the context."""
+        ``usage``: its last prompt's size, the tokens it used of the context, and what its
+        last request carried besides messages."""
         start = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
         own = [dict(m) for m in messages[start:]]
         system = messages[0] if messages and messages[0].get("role") == "system" else None
@@ -150,7 +164,7 @@ class Conversation:
         target = Path(path)
         with self._lock:
             data = {"version": FILE_VERSION, "name": self.name, "messages": self.messages,
-                    "turns": [turn.__dict__ for turn in self.turns]}  # fmt: skip
+                    "turns": [asdict(turn) for turn in self.turns]}  # fmt: skip
             text = json.dumps(data, indent=1, ensure_ascii=False)
         target.write_text(text, encoding="utf-8")
         return target
@@ -163,7 +177,7 @@ class Conversation:
         turns = [
             Turn(t[0], t[1])
             if isinstance(t, tuple)
-            else Turn(t.cell, t.start, t.partial, t.prompt_tokens, t.used_tokens)
+            else Turn(t.cell, t.start, t.partial, t.prompt_tokens, t.used_tokens, t.carried)
             for t in saved.turns
         ]
         return cls(saved.name, [m.to_dict() for m in saved.messages], turns)
@@ -207,6 +221,7 @@ class _SavedTurn(BaseModel):
     partial: bool = False
     prompt_tokens: int = Field(0, ge=0)
     used_tokens: int = Field(0, ge=0)
+    carried: Carried | None = None
 
 
 class _File(BaseModel):

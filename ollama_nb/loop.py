@@ -137,6 +137,7 @@ class _Session:
         self.turns: list[Turn] = []  # the model's turns as read: the one place text accumulates
         self.earlier: context.Earlier | None = None
         self._thinks: bool | None = None
+        self.sent: dict[int, dict[str, Any]] = {}  # each model turn's request body, by turn number
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
@@ -173,7 +174,9 @@ class _Session:
         self.view.turn(turn)
         reader = TurnReader(self.thinks)
         self.turns.append(reader.turn)
-        chunks = self.backend.chat(self.request.body(self.messages, tools), self.cancel)
+        body = self.request.body(self.messages, tools)
+        self.sent[number] = {**body, "messages": list(self.messages)}  # for the meter: what each turn carried
+        chunks = self.backend.chat(body, self.cancel)
         try:
             for event in reader.read(chunks):
                 if turn.first_token_s is None:
@@ -264,8 +267,13 @@ class _Session:
         request, so it is not asked between tool rounds."""
         options = self.request.options
         limit, source = context.context_length(self.backend, self.request.model, options)
+        carried = [context.carried_by(self.sent[t.index]) for t in ended]
         use = context.measure(
-            ended, limit, source, options=options, earlier=self.earlier, started_s=self.now()
+            ended, limit, source, options=options, earlier=self.earlier, started_s=self.now(), carried=carried
         )
-        if use is not None:
-            self.reply.trace.add(use)
+        if use is None:
+            return
+        last = self.sent[ended[-1].index]
+        if context.worth_checking(use, last):  # the signs point at dropped messages: ask the server
+            use.check, use.check_note = context.check_dropped(self.backend, last)
+        self.reply.trace.add(use)

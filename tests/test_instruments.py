@@ -15,9 +15,10 @@ from ollama_nb import inside_html, phases, render
 from ollama_nb.reply import MIME, Reply
 from ollama_nb.standin import Turn
 from ollama_nb.stream import Metrics
-from ollama_nb.trace import ModelTurn, ToolRound, Trace
+from ollama_nb.trace import ContextUse, ModelTurn, ToolRound, Trace
 
 from .conftest import execute_notebook, run_cell
+from .rawserver import Answer, RawServer, chunk
 
 
 # -- a plain model's <think> is its words ---------------------------------------------------------
@@ -218,3 +219,78 @@ def test_a_stand_in_answer_with_a_tool_round_draws_a_consistent_timeline_in_a_re
     model_s, all_s = re.search(r"model ([\d.]+ \S+) .* ([\d.]+ \S+) in all", status).groups()
     assert _seconds(model_s) <= _seconds(all_s), status
     assert "the server reports" in html  # its figures are named as its own where they do not fit
+
+
+# -- the context meter cries no wolf ----------------------------------------------------------------
+NOTES_TOOL = '''
+def look_up_notes(topic: str, chapter: int = 1, detail: str = "short") -> str:
+    """Look a topic up in the class notes, the handouts of this term and the reading list.
+
+    Args:
+        topic: What to look up, in a few words, as a student would say it in class.
+        chapter: The chapter of the course book the topic belongs to, when known.
+        detail: How much to say back: "short" for a line, "long" for a paragraph.
+    """
+    return f"{topic}: see chapter {chapter}"
+'''
+
+
+def test_a_chat_cell_without_the_tools_of_the_one_before_does_not_cry_wolf(ip, server):
+    """At 3 % of the context, a cell that no longer sends tool schemas has a shorter prompt than
+    the one before: nothing was dropped, and the server's own rendering says so."""
+    run_cell(ip, NOTES_TOOL)
+    server.push(Turn(content="Hello! Ask me about the notes."), Turn(content="You are welcome."))
+    assert run_cell(ip, "%%ollama -m llama3.2 --chat wolf --tools look_up_notes\nHello").success
+    first = ip.user_ns["_ollama"].context
+    assert run_cell(ip, "%%ollama --chat wolf\nThanks").success
+    meter = ip.user_ns["_ollama"].context
+    assert meter.prompt_tokens < meter.previous_prompt and (meter.fraction or 1) < 0.05  # shorter, and tiny
+    assert ollama_nb.context.warnings(meter, "wolf") == []
+    assert "oldest messages" not in render.static_html(ip.user_ns["_ollama"])
+    assert first.carried[-1].tools > 500  # the record says what the turn carried
+    assert meter.carried_before.tools == first.carried[-1].tools and meter.carried[-1].tools == 0
+    assert meter.check == "kept"  # asked the server: it kept every message
+
+
+def test_where_the_server_cannot_say_the_meter_says_may_and_why(ip, server):
+    server.state.version = "0.11.0"  # before truncate: false: it cannot render a prompt uncut
+    run_cell(ip, NOTES_TOOL)
+    server.push(Turn(content="Hello!"), Turn(content="Welcome."))
+    run_cell(ip, "%%ollama -m llama3.2 --chat may --tools look_up_notes\nHello")
+    run_cell(ip, "%%ollama --chat may\nThanks")
+    meter = ip.user_ns["_ollama"].context
+    assert meter.check == "unchecked" and "cannot render a prompt uncut" in meter.check_note
+    (words,) = ollama_nb.context.warnings(meter, "may")
+    assert words.startswith("The prompt may have lost its oldest messages")
+    assert "tool schemas (" in words and "none now" in words and "could not say" in words
+
+
+def test_messages_really_dropped_are_named_as_dropped_by_the_server(ip, server):
+    for word in ("apples", "pears", "plums"):
+        server.push(Turn(content="Noted. " * 3))
+        run_cell(ip, f"%%ollama -m llama3.2 --chat fruit -o num_ctx=64\n{f'{word} ' * 20}")
+    meter = ip.user_ns["_ollama"].context
+    assert meter.check == "dropped"
+    (words, *_) = ollama_nb.context.warnings(meter, "fruit")
+    assert words.startswith("The prompt lost its oldest messages") and "may" not in words.split(":")[0]
+
+
+@pytest.mark.parametrize("said", [-4096, True, 0, "4096"])
+def test_a_context_length_that_cannot_be_one_is_unknown(ip, said):
+    done = chunk("Hi.", done=True, prompt_eval_count=13, eval_count=2)
+    ps = json.dumps({"models": [{"model": "m", "name": "m", "context_length": said}]})
+    show = json.dumps({"model_info": {"llama.context_length": said}, "capabilities": ["completion"]})
+    with RawServer(Answer(lines=[done]), Answer(content_type="application/json", lines=[ps]),
+                   Answer(content_type="application/json", lines=[show])) as raw:  # fmt: skip
+        result = run_cell(ip, f"%%ollama -m m --host {raw.url}\nhi")
+    assert result.success
+    meter = ip.user_ns["_ollama"].context
+    assert meter.limit is None and meter.fraction is None
+    assert ollama_nb.context.meter_text(meter) == "15 tokens in context (its length is unknown)"
+    assert ollama_nb.context.warnings(meter) == []
+    saved = Reply.from_record({**ip.user_ns["_ollama"].to_record()})
+    assert saved.context.limit is None
+    hostile = ContextUse(prompts=[13], answer_tokens=2, limit=-4096)  # a record that says so
+    assert "-4,096" not in ollama_nb.context.meter_text(hostile) and "%" not in ollama_nb.context.summary(
+        hostile
+    )
