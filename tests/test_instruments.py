@@ -294,3 +294,13 @@ def test_a_context_length_that_cannot_be_one_is_unknown(ip, said):
     assert "-4,096" not in ollama_nb.context.meter_text(hostile) and "%" not in ollama_nb.context.summary(
         hostile
     )
+
+
+def test_what_a_turn_carried_is_kept_in_a_saved_conversation(ip, server, tmp_path):
+    run_cell(ip, NOTES_TOOL)
+    server.push(Turn(content="Hi."))
+    run_cell(ip, "%%ollama -m llama3.2 --chat kept --tools look_up_notes\nHello")
+    path = tmp_path / "kept.json"
+    run_cell(ip, f"import ollama_nb\nollama_nb.api.conversation('kept').save({str(path)!r})")
+    (turn,) = ollama_nb.Conversation.load(path).turns
+    assert turn.carried is not None and turn.carried.tools > 500 and turn.carried.model.startswith("llama3.2")
