@@ -111,8 +111,8 @@ def describe(turn: ModelTurn) -> str:
     """``loading the model 0.51 s · reading the prompt: 128 tokens in 18.3 s (7.0/s) · first
     token at 18.9 s · writing the answer: 5 tokens in 1.26 s (4.0/s)``
 
-    When the server's figures do not fit the turn as measured here, they are named as the
-    server's own, and the turn's own times come first."""
+    When the server's figures do not fit the turn as measured here, the words say they are the
+    server's own, and give the first token by this machine's clock after them."""
     found = [p for p in phases(turn) if p.name != "other"]
     if not found:
         return ""
@@ -132,14 +132,13 @@ def describe(turn: ModelTurn) -> str:
         parts.append(text)
     if fits:
         return " · ".join(parts)
-    here = f"took {duration(span(turn))} here" + (
-        f", first token at {duration(first)}" if first is not None else ""
-    )
+    here = f"first token at {duration(first)} here" if first is not None else ""
     if k < 1.0:
         why = (
-            f"the server reports {duration(server_s(turn.metrics))} in all (its own clock: a stand-in or a "  # type: ignore[arg-type]
-            "replayed recording reports more than the turn took; the bars are scaled to fit)"
+            f"times by the server's own clock: {duration(server_s(turn.metrics))} in all, more than the "  # type: ignore[arg-type]
+            f"{duration(span(turn))} this turn took here (a stand-in or a replayed recording; the bars are "
+            "scaled to fit)"
         )
     else:
-        why = "the server's own clock (the first token came before its figures say it could)"
-    return f"{here} · {why}: " + " · ".join(parts)
+        why = "times by the server's own clock (they put the first token later than it came here)"
+    return " · ".join([*parts, why, *([here] if here else [])])

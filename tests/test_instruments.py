@@ -218,7 +218,9 @@ def test_a_stand_in_answer_with_a_tool_round_draws_a_consistent_timeline_in_a_re
     status = re.search(r'class="ollama-nb-status">([^<]*)<', html).group(1)
     model_s, all_s = re.search(r"model ([\d.]+ \S+) .* ([\d.]+ \S+) in all", status).groups()
     assert _seconds(model_s) <= _seconds(all_s), status
-    assert "the server reports" in html  # its figures are named as its own where they do not fit
+    assert (
+        "times by the server&#x27;s own clock" in html
+    )  # its figures are named as its own where they do not fit
 
 
 # -- the context meter cries no wolf ----------------------------------------------------------------
