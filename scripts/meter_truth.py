@@ -179,7 +179,7 @@ def sent_words(ask: Ask) -> str:
     if ask.tools:
         parts.append("tools")
     if ask.system:
-        parts.append("system " + ("long" if ask.system == SYSTEM_LONG else "short"))
+        parts.append("system " + {SYSTEM_LONG: "long", SYSTEM_SHORT: "short", HUGE: "huge"}[ask.system])
     if ask.think is not None:
         parts.append(f"think={ask.think}")
     if ask.format:
