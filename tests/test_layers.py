@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ollama_nb.standin import StandInServer
+
 PACKAGE = Path(__file__).resolve().parent.parent / "ollama_nb"
 
 FRONTS = {"__init__", "api", "magic", "commands", "chatwidget", "lab", "transformers"}
@@ -128,12 +130,12 @@ def test_core_modules_import_no_front_or_view() -> None:
     assert wrong == []
 
 
-def test_headless_chat_and_compare_load_no_jupyter(server: object) -> None:
+def test_headless_chat_and_compare_load_no_jupyter(server: StandInServer) -> None:
     """``chat(display="none")`` and a two-model ``compare(display="none")`` in a plain
     interpreter import no Jupyter package."""
     code = (
         "import sys, ollama_nb\n"
-        f"host = {getattr(server, 'url')!r}\n"
+        f"host = {server.url!r}\n"
         "r = ollama_nb.chat('hi', model='llama3.2', host=host, display='none')\n"
         "c = ollama_nb.compare('hi', models=['llama3.2', 'qwen3'], host=host, display='none')\n"
         "assert r.content and len(c) == 2, (r, c)\n"

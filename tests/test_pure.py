@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ollama_nb.loop import Request
-from ollama_nb.settings import Settings
 from ollama_nb.markdown import BlockSplitter
 from ollama_nb.options import parse_options
 from ollama_nb.schema import _tidy
+from ollama_nb.settings import Settings
 from ollama_nb.stream import (
     BadChunk,
     Done,
