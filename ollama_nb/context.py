@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from .backend import Backend
+from .backend import Backend, ShowInfo
 from .errors import OllamaNbError
 from .trace import Carried, Check, ContextUse, ModelTurn
 
@@ -121,23 +121,18 @@ def context_length(backend: Backend, model: str, options: Mapping[str, Any]) -> 
     then the model's maximum (``/api/show``)."""
     try:
         for entry in backend.running():
-            name, said = (
-                str(entry.get("model") or entry.get("name") or ""),
-                length(entry.get("context_length")),
-            )
-            if _same_model(name, model) and said is not None:
-                return said, "server"
+            if _same_model(entry.model or entry.name, model) and entry.context_length:
+                return entry.context_length, "server"
     except OllamaNbError:  # an older server, a cloud host: the other sources may say
         pass
     sent = length(options.get("num_ctx"))
     if sent is not None:
         return sent, "num_ctx"
     try:
-        info = backend.show(model).get("model_info") or {}
+        found = ShowInfo.read(backend.show(model)).context_length
     except OllamaNbError:
         return None, ""
-    found = [n for k, v in info.items() if k.endswith(".context_length") and (n := length(v)) is not None]
-    return (found[0], "model") if found else (None, "")
+    return (found, "model") if found else (None, "")
 
 
 def measure(

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -62,11 +60,11 @@ class Conversation:
     _lock: Any = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
     _asking: set[int] = field(default_factory=set, init=False, repr=False, compare=False)  # threads mid-turn
 
-    @contextmanager
-    def asking(self) -> Iterator[None]:
-        """Around one turn. A turn asked from inside another on the same thread (a tool whose
-        code runs ``%%ollama --chat`` with this name) is refused: it would be recorded before
-        the prompt that led to it. Turns from other threads go on together, kept as they end."""
+    def claim(self) -> None:
+        """Begin a turn on this thread (:meth:`release` ends it). A turn asked from inside another
+        on the same thread (a tool whose code runs ``%%ollama --chat`` with this name) is refused:
+        it would be recorded before the prompt that led to it. Turns from other threads go on
+        together, kept as they end."""
         me = threading.get_ident()
         with self._lock:
             if me in self._asking:
@@ -75,11 +73,10 @@ class Conversation:
                     "tool cannot add a turn to it. Use another --chat name inside the tool, or none."
                 )
             self._asking.add(me)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._asking.discard(me)
+
+    def release(self) -> None:
+        with self._lock:
+            self._asking.discard(threading.get_ident())
 
     def history_for(self, cell: str | None) -> tuple[list[dict[str, Any]], int]:
         """The messages to send before this cell's prompt, and how many turns a re-run drops."""
@@ -181,6 +178,14 @@ class Conversation:
             for t in saved.turns
         ]
         return cls(saved.name, [m.to_dict() for m in saved.messages], turns)
+
+
+conversations: dict[str, Conversation] = {}  # this kernel's conversations, by name
+
+
+def conversation(name: str) -> Conversation:
+    """The conversation called ``name``, created empty the first time."""
+    return conversations.setdefault(name, Conversation(name))
 
 
 class AskCounter:

@@ -19,6 +19,21 @@ from .stream import Metrics
 Status = Literal["pending", "running", "ok", "error", "refused", "interrupted"]
 
 
+@dataclass(frozen=True)
+class Carried:
+    """What a request sent besides its conversation that takes room in the prompt: the model
+    (its template), the tool schemas, the system prompt, images, the format and the think
+    setting. Sizes in characters; ``digest`` tells a change that keeps the sizes."""
+
+    model: str = ""
+    tools: int = 0  # characters of the tool schemas, as JSON
+    system: int = 0  # characters of the system prompt
+    images: int = 0  # images in the messages
+    format: int = 0  # characters of the format ("json" or a JSON schema)
+    think: str = ""  # the think setting sent ("" when not sent)
+    digest: str = ""
+
+
 @dataclass
 class ToolRound:
     """One tool call and its result. Times are seconds; ``started_s`` counts from the cell's start."""
@@ -54,6 +69,7 @@ class ModelTurn:
     tool_calls: int = 0
     error: str | None = None
     first_token_s: float | None = None  # seconds from the request to the first streamed piece
+    carried: Carried | None = None  # what its request sent besides the messages
     kind: Literal["turn"] = "turn"
 
 
@@ -65,21 +81,6 @@ class Notice:
     started_s: float = 0.0
     level: Literal["info", "warning"] = "info"
     kind: Literal["notice"] = "notice"
-
-
-@dataclass(frozen=True)
-class Carried:
-    """What a request sent besides its conversation that takes room in the prompt: the model
-    (its template), the tool schemas, the system prompt, images, the format and the think
-    setting. Sizes in characters; ``digest`` tells a change that keeps the sizes."""
-
-    model: str = ""
-    tools: int = 0  # characters of the tool schemas, as JSON
-    system: int = 0  # characters of the system prompt
-    images: int = 0  # images in the messages
-    format: int = 0  # characters of the format ("json" or a JSON schema)
-    think: str = ""  # the think setting sent ("" when not sent)
-    digest: str = ""
 
 
 Check = Literal["", "kept", "dropped", "unchecked"]
