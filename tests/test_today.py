@@ -82,7 +82,10 @@ def test_a_loopback_server_is_reached_past_proxy_settings(server, monkeypatch):
     [
         ("socks4://127.0.0.1:9", "proxy settings cannot be used"),  # a scheme httpx refuses
         # without httpx's socks extra it cannot be used; with it, nothing listens there
-        ("socks5h://127.0.0.1:9", "proxy settings cannot be used|The proxy socks5h://127.0.0.1:9 did not take"),
+        (
+            "socks5h://127.0.0.1:9",
+            "proxy settings cannot be used|The proxy socks5h://127.0.0.1:9 did not take",
+        ),
     ],
 )
 def test_a_proxy_the_client_cannot_use_is_one_line(monkeypatch, proxy, said):
