@@ -60,21 +60,21 @@ class TextBar:
     def close(self, progress: Progress, problem: str | None) -> None:
         if self._width:
             self.out.write("\r" + " " * self._width + "\r")
-        self.out.write(ending(progress, problem) + "\n")
+        if line := ending(progress, problem):
+            self.out.write(line + "\n")
         self.out.flush()
 
 
 def ending(progress: Progress, problem: str | None) -> str:
-    """The line that stays: the summary, or how far it got and why it stopped."""
+    """The line that stays: the summary; after a failure, how far it got ("" when nowhere: the
+    error, raised to the caller, says it all)."""
     if problem is None:
         return progress.summary()
-    got = (
-        f" at {progress.fraction:.0%} ({size(progress.completed)} of {size(progress.total)})"
-        if progress.total
-        else ""
-    )
-    again = f": {progress.action} again to resume" if progress.action == "pull" and progress.total else ""
-    return f"{progress.action} of {progress.name} stopped{got}{again}. {problem}"
+    if not progress.fetched:
+        return ""
+    got = f"{progress.fraction:.0%} ({size(progress.completed)} of {size(progress.total)})"
+    again = ": pull again to resume" if progress.action == "pull" else ""
+    return f"{progress.action} of {progress.name} stopped at {got}{again}."
 
 
 Shown = bool | ProgressView

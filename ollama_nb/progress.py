@@ -53,6 +53,9 @@ class Progress:
     def __post_init__(self) -> None:
         self.started = self.clock()
 
+    def __repr__(self) -> str:
+        return f"<{self.summary() if self.done else self.text_bar()}>"
+
     def feed(self, line: dict[str, Any]) -> None:
         """One status line from the server (or from an upload)."""
         self.status = str(line.get("status") or self.status)
