@@ -24,9 +24,9 @@ from jupyter_client.manager import KernelManager
 
 from ollama_nb.render import MIME
 from scripts import real_ollama
-from scripts.real_ollama import PLAIN, THINK, TOOLS, RealOllama
+from scripts.real_ollama import PLAIN, THINK, TOOLCALL, TOOLS, RealOllama
 
-__all__ = ["PLAIN", "THINK", "TOOLS", "Kernel", "RealOllama", "Run"]
+__all__ = ["PLAIN", "THINK", "TOOLCALL", "TOOLS", "Kernel", "RealOllama", "Run"]
 
 GIVEN = os.environ.get("OLLAMA_NB_REAL_OLLAMA")  # a running Ollama to test against instead
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -68,6 +68,7 @@ def real_host() -> Iterator[str]:
         return
     ARTIFACTS.mkdir(exist_ok=True)
     with RealOllama(log=ARTIFACTS / "real-ollama.log") as server:
+        ensure_models(server.url)  # a model added since the last build (made from the GGUF, once)
         yield server.url
 
 
