@@ -289,9 +289,18 @@ def show(name: str, *, host: str | None = None, api_key: str | None = None,
 
 
 def unload(name: str, *, host: str | None = None, api_key: str | None = None,
-           backend: Backend | None = None) -> None:  # fmt: skip
-    """Free ``name``'s memory now (it loads again on its next use)."""
-    (backend or connect(host, api_key)).unload(name)
+           backend: Backend | None = None, wait: float = 10.0) -> bool:  # fmt: skip
+    """Free ``name``'s memory now (it loads again on its next use). The server lets the model
+    go a moment after it answers: wait up to ``wait`` seconds until ``ps`` no longer lists it;
+    False if it still does."""
+    server = backend or connect(host, api_key)
+    server.unload(name)
+    wanted, deadline = {name, name + ":latest"}, time.monotonic() + wait
+    while any((m.get("model") or m.get("name")) in wanted for m in server.running()):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def rm(name: str, *, host: str | None = None, api_key: str | None = None,

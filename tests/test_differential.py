@@ -114,9 +114,12 @@ MODELS_CASES: dict[str, tuple[str, str, Any]] = {
     "a blob uploaded": ("POST", f"/api/blobs/{DIGEST}", BLOB),
     "the blob is there now": ("HEAD", f"/api/blobs/{DIGEST}", None),
     "create from a model, with a system prompt": (
-        "POST", "/api/create", {"model": COPY, "from": PLAIN, "system": "Be brief."}),
+        "POST", "/api/create", {"model": COPY, "from": PLAIN, "system": f"Be brief. {DIGEST}"}),
     "show the model made": ("POST", "/api/show", {"model": COPY}),
-    "create from a model that is not there": ("POST", "/api/create", {"model": COPY, "from": "llama9"}),
+    # (a name on this machine's loopback: Ollama pulls a model it lacks, and must reach nothing else)
+    "create from a model that is not there": ("POST", "/api/create", {"model": COPY, "from": "127.0.0.1:1/x/y"}),
+    "create from nothing": ("POST", "/api/create", {"model": COPY}),
+    "create with a name that is not one": ("POST", "/api/create", {"model": "Bad Name!", "from": PLAIN}),
     "create with a blob that is not there": (
         "POST", "/api/create", {"model": COPY, "files": {"x.gguf": "sha256:" + "0" * 64}}),
     "delete the model made": ("DELETE", "/api/delete", {"model": COPY}),
@@ -172,7 +175,9 @@ def _progress_lines(lines: list[dict[str, Any]]) -> list[Any]:
     seen: list[Any] = []
     for line in lines:
         kept = (
-            line["error"] if "error" in line else re.sub(r"sha256:[0-9a-f]{64}", "sha256:…", line["status"])
+            re.sub(r"open \S+/blobs/", "open …/blobs/", line["error"])  # the server's own models folder
+            if "error" in line
+            else re.sub(r"sha256:[0-9a-f]{64}", "sha256:…", line["status"])
         )
         item = {"error": kept} if "error" in line else {"status": kept, "shape": shape(line)}
         if item not in seen:

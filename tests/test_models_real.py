@@ -7,6 +7,8 @@ removes the blob again.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 
@@ -29,7 +31,7 @@ def gguf(tmp_path_factory):
     path = tmp_path_factory.mktemp("gguf") / "SmolLM2-copy.gguf"
     shutil.copyfile(real_ollama.GGUF, path)
     with open(path, "ab") as handle:
-        handle.write(b"\0" * 64)  # after the tensor data: ignored by the loader, a new digest
+        handle.write(os.urandom(64))  # after the tensor data: ignored by the loader; a digest new each run
     return path
 
 
@@ -41,7 +43,16 @@ def kernel(real_host):
     started.close()
 
 
-def test_a_model_made_from_a_gguf_is_listed_usable_and_removable(kernel, gguf, real_host):
+@pytest.fixture
+def cleanup(real_host):
+    """Whatever a test made is removed, also when it fails half way."""
+    yield
+    for name in (NAME, NAME + "-2"):
+        with contextlib.suppress(ModelNotFound):
+            models.rm(name, host=real_host)
+
+
+def test_a_model_made_from_a_gguf_is_listed_usable_and_removable(kernel, gguf, real_host, cleanup):
     template = real_ollama.TEMPLATES[real_ollama.PLAIN]
     run = kernel.run(
         f"models.create({NAME!r}, {str(gguf)!r}, template={template!r}, system='Answer in one word.', "
@@ -82,15 +93,11 @@ def test_a_model_made_from_a_gguf_is_listed_usable_and_removable(kernel, gguf, r
     assert not OllamaBackend(real_host).has_blob(digest), "removing the model removed its layer"
 
 
-def test_a_second_create_skips_the_upload(gguf, real_host):
+def test_a_second_create_skips_the_upload(gguf, real_host, cleanup):
     first = models.create(NAME, gguf, progress=False, host=real_host)
     again = models.create(NAME + "-2", gguf, progress=False, host=real_host)
-    try:
-        assert first.fetched == gguf.stat().st_size and again.fetched == 0
-        assert again.summary().startswith(f"created {NAME}-2 in ")
-    finally:
-        models.rm(NAME, host=real_host)
-        models.rm(NAME + "-2", host=real_host)
+    assert first.fetched == gguf.stat().st_size and again.fetched == 0
+    assert again.summary().startswith(f"created {NAME}-2 in ")
 
 
 def test_pulling_from_a_registry_that_cannot_be_reached_is_one_line(real_host):

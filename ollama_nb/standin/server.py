@@ -40,6 +40,7 @@ ON_PURPOSE = {
     "/api/pull": "no network: a registry of its own (store.REGISTRY_MODELS), bytes counted, not fetched",
     "/api/generate": "only loading and unloading a model (no prompt); a prompt is refused",
 }
+MODELS_DIR = "/root/.ollama/models"  # where it says its blobs are (Ollama's default)
 THINK_VALUES = (True, False, "high", "medium", "low", "max")
 Responder = Callable[[dict[str, Any], bool], Turn]
 
@@ -448,13 +449,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not re.fullmatch(r"sha256[:-][0-9a-f]{64}", digest):
             self._error(400, "invalid digest format")
         elif digest in self.state.blobs:
-            self._send(200, b"", "text/plain; charset=utf-8")
+            self._send_empty(200)
         elif got != digest:
             self._error(400, f"digest mismatch, expected {json.dumps(digest)}, got {json.dumps(got)}")
         else:
             self.state.blobs[digest] = size
-            self._send(201, b"", "text/plain; charset=utf-8")
+            self._send_empty(201)
         entry.completed = True
+
+    def _send_empty(self, status: int) -> None:
+        """A status with no body and no content type, as Go's ``c.Status`` sends it."""
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _raw_pieces(self) -> Iterator[bytes]:
         """The request body as it comes: Content-Length, or chunked (an upload of unknown size)."""
@@ -481,12 +488,17 @@ class _Handler(BaseHTTPRequestHandler):
         missing = [d for d in files.values() if d not in state.blobs]
         if not _VALID_NAME.fullmatch(name):
             self._error(400, "invalid model name")
-        elif missing:
-            self._error(400, f"blob {missing[0]} not found")  # checked before streaming
-        elif base and source is None:
-            self._stream_lines(entry, [], error=f"model '{base}' not found")
         elif not files and not base:
-            self._stream_lines(entry, [], error="neither 'from' or 'files' was specified")
+            self._send(400, json.dumps({"error": "neither 'from' or 'files' was specified"}).encode(),
+                       "application/json")  # fmt: skip
+        elif missing:  # Ollama opens the blob while parsing, after its first line
+            self._stream_lines(entry, [{"status": "parsing GGUF"}],
+                               error=f"open {MODELS_DIR}/blobs/{missing[0].replace(':', '-')}: no such file or directory")  # fmt: skip
+        elif (
+            base and source is None
+        ):  # Ollama pulls a model it does not have; the stand-in's registry has none
+            self._stream_lines(entry, [{"status": "pulling manifest"}],
+                               error=store.unreachable(base) or store.NOT_IN_REGISTRY)  # fmt: skip
         else:
             earlier = state.made.get(source.name) if source else None
             made = store.Made(template=str(body.get("template") or (earlier.template if earlier else "{{ .Prompt }}")),
