@@ -11,11 +11,13 @@ around the real one, sets each round's ``format`` (a call, or none for the answe
 from __future__ import annotations
 
 import copy
+import inspect
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import nbformat
 import pytest
 
 import ollama_nb
@@ -25,6 +27,8 @@ from ollama_nb.ollama_backend import OllamaBackend
 from ollama_nb.tools import Toolbox
 from ollama_nb.trace import ToolRound
 from scripts.real_ollama import TOOL_CALL_OPTIONS, TOOLCALL, tool_call_format
+
+from .real import Kernel, Run
 
 pytestmark = pytest.mark.real
 
@@ -192,3 +196,92 @@ def test_the_server_renders_the_call_back_as_bare_json(real_host):
         in rendered
     )
     assert "<|im_start|>user\nResult: 4<|im_end|>" in rendered
+
+
+# -- through a real kernel, as a notebook user runs it --------------------------------------------
+# `format` names the call on every round of a cell; `--max-rounds N` makes round N+1 go without
+# tools, so the model's last words answer (in the format's JSON: the server parses no call then).
+CALLS = "-m smollm2-toolcall -o temperature=0 -o seed=42 -o num_predict=40"
+TOOL_SOURCE = "\n\n".join(inspect.getsource(f) for f in (add_two_numbers, multiply, divide))
+
+
+@pytest.fixture(scope="module")
+def kernel(real_host: str):
+    started = Kernel(real_host)
+    started.run(TOOL_SOURCE + "\nfrom scripts.real_ollama import tool_call_format\n"
+                "ADD = tool_call_format('add_two_numbers', a=3, b=1)\n"
+                "DIVIDE = tool_call_format('divide', a=3, b=0)\n"
+                "EITHER = {'anyOf': [ADD, tool_call_format('multiply', a=4, b=5)]}")  # fmt: skip
+    yield started
+    started.close()
+
+
+def saved_and_read_back(run: Run, tmp_path) -> ollama_nb.Reply:
+    """The cell's output written to a notebook file as Jupyter saves it, and read back."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("%%ollama ...")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=run.final)]
+    nb.cells = [cell]
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(nb, path)
+    (reply,) = ollama_nb.load_replies(path)
+    return reply
+
+
+def test_a_cell_streams_a_real_tool_call_runs_it_and_keeps_the_trace(kernel, tmp_path):
+    run = kernel.run(f"%%ollama {CALLS} --tools add_two_numbers --format ADD --max-rounds 1\n"
+                     "What is three plus one?", timeout=180)  # fmt: skip
+    assert not run.errors, run.errors
+    (trip,) = [e for e in run.reply["trace"]["entries"] if e["kind"] == "round"]
+    assert (trip["name"], trip["arguments"], trip["result"], trip["status"]) == (
+        "add_two_numbers", {"a": 3, "b": 1}, "4", "ok")  # fmt: skip
+    assert trip["id"].startswith("call_"), "the id the real server gave the call"
+    sent = kernel.value("[m for m in _ollama.messages if m['role'] == 'tool']")
+    assert sent == [
+        {"role": "tool", "tool_name": "add_two_numbers", "tool_call_id": trip["id"], "content": "4"}
+    ]
+    assert "add_two_numbers(a=3, b=1) → 4" in run.final["text/plain"]
+    reread = saved_and_read_back(run, tmp_path)
+    assert [(r.name, r.id, r.result) for r in reread.trace.rounds] == [("add_two_numbers", trip["id"], "4")]
+
+
+def test_two_tools_in_one_cell_across_rounds(kernel):
+    """With either call allowed, the model (temperature 0, seed 42) adds, then multiplies."""
+    run = kernel.run(f"%%ollama {CALLS} --tools add_two_numbers,multiply --format EITHER --max-rounds 2\n"
+                     "Add 3 and 1, then multiply the sum by 5.", timeout=240)  # fmt: skip
+    assert not run.errors, run.errors
+    trips = [e for e in run.reply["trace"]["entries"] if e["kind"] == "round"]
+    assert [(t["name"], t["result"]) for t in trips] == [("add_two_numbers", "4"), ("multiply", "20")]
+    assert trips[0]["id"] != trips[1]["id"] and trips[0]["turn"] != trips[1]["turn"]
+
+
+def test_a_tool_that_raises_is_traced_and_the_cell_ends_with_an_answer(kernel):
+    run = kernel.run(
+        f"%%ollama {CALLS} --tools divide --format DIVIDE --max-rounds 1\nDivide 3 by 0.", timeout=180
+    )
+    assert not run.errors, "the tool's error goes to the model, not to the cell"
+    (trip,) = [e for e in run.reply["trace"]["entries"] if e["kind"] == "round"]
+    assert trip["status"] == "error" and trip["error"].startswith("ZeroDivisionError")
+    assert "ZeroDivisionError" in kernel.value(
+        "[m for m in _ollama.messages if m['role'] == 'tool'][0]['content']"
+    )
+    assert run.reply["content"].strip()
+
+
+def test_confirm_asks_before_the_real_call_and_a_no_is_not_run(kernel):
+    kernel.run("ran = []\n_add = add_two_numbers\n"
+               "def add_two_numbers(a: int, b: int) -> int:\n    'Add two numbers.'\n    ran.append(a)\n    return a + b")  # fmt: skip
+    try:
+        run = kernel.run(f"%%ollama {CALLS} --tools add_two_numbers --format ADD --max-rounds 1 --confirm\n"
+                         "What is three plus one?", timeout=180, answers=["n"])  # fmt: skip
+        assert not run.errors, run.errors
+        assert run.prompts == ['Run add_two_numbers({"a": 3, "b": 1})? [y/N] ']
+        assert kernel.value("ran") == []
+        (trip,) = [e for e in run.reply["trace"]["entries"] if e["kind"] == "round"]
+        assert trip["status"] == "refused"
+        yes = kernel.run(f"%%ollama {CALLS} --tools add_two_numbers --format ADD --max-rounds 1 --confirm\n"
+                         "What is three plus one?", timeout=180, answers=["y"])  # fmt: skip
+        assert kernel.value("ran") == [3]
+        assert [e["result"] for e in yes.reply["trace"]["entries"] if e["kind"] == "round"] == ["4"]
+    finally:
+        kernel.run("add_two_numbers = _add")
