@@ -1,7 +1,9 @@
 """Models on the server, from Python: ``pull``, ``create``, ``show``, ``ps``, ``unload``, ``rm``.
 
-No display here: progress goes to a :class:`ProgressView` (the notebook's widget bar lives in
-:mod:`ollama_nb.progressview`), or as a text bar to stdout with ``progress=True``, or nowhere.
+No display here: progress goes to a :class:`~ollama_nb.progress.ProgressView` (the notebook's
+widget bars live in :mod:`ollama_nb.progressview`), or as a text bar to stdout with
+``progress=True``, or nowhere. Requests go to the defaults' server (``%ollama config host=…``)
+unless ``host`` or a ``backend`` is given.
 
 >>> ollama_nb.models.pull("llama3.2")                          # doctest: +SKIP
 pulled llama3.2 · 2.0 GB in 1 m 12 s
@@ -10,71 +12,27 @@ pulled llama3.2 · 2.0 GB in 1 m 12 s
 from __future__ import annotations
 
 import hashlib
-import sys
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any
 
-from .api import connect
-from .backend import Backend
+from . import pipeline
+from .backend import Backend, Loaded
 from .errors import Interrupted, OllamaNbError
-from .progress import Progress, clock_time, size
+from .progress import Progress, ProgressView, TextBar, clock_time, size
+from .settings import defaults
 
 CHUNK = 1 << 20  # bytes per piece of an upload
 
 
-class ProgressView(Protocol):
-    """Shows a pull or a create as it goes, and its one line at the end."""
-
-    def update(self, progress: Progress) -> None: ...
-
-    def close(self, progress: Progress, problem: str | None) -> None:
-        """The end: ``problem`` is None on success, else what stopped it (one line)."""
-        ...
-
-
-class TextBar:
-    """The plain view: one bar redrawn in place (``\\r``) at most ``every`` seconds, then the
-    final line on its own."""
-
-    def __init__(self, out: TextIO | None = None, every: float = 0.5) -> None:
-        self.out = out or sys.stdout
-        self.every = every
-        self._last = 0.0
-        self._width = 0
-
-    def update(self, progress: Progress) -> None:
-        now = time.monotonic()
-        if now - self._last < self.every:
-            return
-        self._last = now
-        line = progress.text_bar()
-        self.out.write("\r" + line.ljust(self._width))
-        self._width = len(line)
-        self.out.flush()
-
-    def close(self, progress: Progress, problem: str | None) -> None:
-        if self._width:
-            self.out.write("\r" + " " * self._width + "\r")
-        if line := ending(progress, problem):
-            self.out.write(line + "\n")
-        self.out.flush()
-
-
-def ending(progress: Progress, problem: str | None) -> str:
-    """The line that stays: the summary; after a failure, how far it got ("" when nowhere: the
-    error, raised to the caller, says it all)."""
-    if problem is None:
-        return progress.summary()
-    if not progress.fetched:
-        return ""
-    got = f"{progress.fraction:.0%} ({size(progress.completed)} of {size(progress.total)})"
-    again = ": pull again to resume" if progress.action == "pull" else ""
-    return f"{progress.action} of {progress.name} stopped at {got}{again}."
+def connect(host: str | None = None, api_key: str | None = None) -> Backend:
+    """The server of the defaults (``%ollama config host=…``), or ``host``."""
+    return pipeline.connect(defaults.settings.merge(host=host, api_key=api_key))
 
 
 Shown = bool | ProgressView
@@ -191,39 +149,29 @@ def _upload(server: Backend, path: Path, state: Progress, view: ProgressView | N
     return digest
 
 
-@dataclass(frozen=True)
-class Loaded:
-    """A model in memory (``/api/ps``)."""
-
-    name: str
-    size: int
-    size_vram: int
-    context_length: int | None
-    expires_at: datetime | None
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    def line(self, now: datetime | None = None) -> str:
-        """``llama3.2 · 3.1 GB (all on the CPU) · context 4,096 · unloads in 4 m 12 s``."""
-        where = ("all on the GPU" if self.size_vram >= self.size else "all on the CPU" if not self.size_vram
-                 else f"{self.size_vram / self.size:.0%} on the GPU") if self.size else ""  # fmt: skip
-        parts = [self.name, f"{size(self.size)} ({where})" if where else size(self.size)]
-        if self.context_length:
-            parts.append(f"context {self.context_length:,}")
-        if self.expires_at is not None:
-            left = (self.expires_at - (now or datetime.now(self.expires_at.tzinfo))).total_seconds()
-            parts.append(
-                "kept loaded" if left > 10 * 365 * 86400 else f"unloads in {clock_time(max(left, 0))}"
-            )
-        return " · ".join(parts)
+def loaded_line(model: Loaded, now: datetime | None = None) -> str:
+    """``llama3.2:latest · 3.1 GB (all on the CPU) · context 4,096 · unloads in 4 m 12 s``."""
+    name, total, vram = model.model or model.name, model.size or 0, model.size_vram or 0
+    where = ("all on the GPU" if vram >= total else f"{vram / total:.0%} on the GPU" if vram
+             else "all on the CPU") if total else ""  # fmt: skip
+    parts = [name, f"{size(total)} ({where})" if where else ""]
+    if model.context_length:
+        parts.append(f"context {model.context_length:,}")
+    expires = _when(model.expires_at)
+    if expires is not None:
+        left = (expires - (now or datetime.now(expires.tzinfo))).total_seconds()
+        parts.append("kept loaded" if left > 10 * 365 * 86400 else f"unloads in {clock_time(max(left, 0))}")
+    return " · ".join(p for p in parts if p)
 
 
-def _when(text: Any) -> datetime | None:
-    if not isinstance(text, str) or not text:
+def _when(text: str) -> datetime | None:
+    """Go's RFC 3339 time with nanoseconds (Python reads at most microseconds)."""
+    found = re.fullmatch(r"(.+?T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text or "")
+    if not found:
         return None
-    head, _, tail = text.partition(".")
-    zone = tail.lstrip("0123456789") if tail else ""
-    try:  # Go writes nanoseconds; Python reads at most microseconds
-        return datetime.fromisoformat(head + ("." + tail[: len(tail) - len(zone)][:6] if tail else "") + zone)
+    fraction = f".{found[2][:6]}" if found[2] else ""
+    try:
+        return datetime.fromisoformat(found[1] + fraction + found[3].replace("Z", "+00:00"))
     except ValueError:
         return None
 
@@ -231,12 +179,8 @@ def _when(text: Any) -> datetime | None:
 def ps(
     *, host: str | None = None, api_key: str | None = None, backend: Backend | None = None
 ) -> list[Loaded]:
-    """The models loaded in the server's memory now."""
-    server = backend or connect(host, api_key)
-    return [Loaded(name=str(m.get("model") or m.get("name") or ""), size=int(m.get("size") or 0),
-                   size_vram=int(m.get("size_vram") or 0), context_length=m.get("context_length"),
-                   expires_at=_when(m.get("expires_at")), raw=m)
-            for m in server.running()]  # fmt: skip
+    """The models loaded in the server's memory now (:func:`loaded_line` says each in words)."""
+    return (backend or connect(host, api_key)).running()
 
 
 @dataclass(frozen=True)
@@ -296,7 +240,7 @@ def unload(name: str, *, host: str | None = None, api_key: str | None = None,
     server = backend or connect(host, api_key)
     server.unload(name)
     wanted, deadline = {name, name + ":latest"}, time.monotonic() + wait
-    while any((m.get("model") or m.get("name")) in wanted for m in server.running()):
+    while any((m.model or m.name) in wanted for m in server.running()):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.1)

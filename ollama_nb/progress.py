@@ -9,11 +9,12 @@ not towards the speed. :class:`Progress` keeps per layer and overall figures; th
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TextIO
 
 WINDOW = 5.0  # seconds of samples the speed is measured over
 
@@ -181,3 +182,53 @@ def clock_time(seconds: float) -> str:
     if whole < 3600:
         return f"{whole // 60} m {whole % 60} s"
     return f"{whole // 3600} h {whole % 3600 // 60} m"
+
+
+class ProgressView(Protocol):
+    """Shows a pull or a create as it goes, and its one line at the end."""
+
+    def update(self, progress: Progress) -> None: ...
+
+    def close(self, progress: Progress, problem: str | None) -> None:
+        """The end: ``problem`` is None on success, else what stopped it (one line)."""
+        ...
+
+
+class TextBar:
+    """The plain view: one bar redrawn in place (``\\r``) at most ``every`` seconds, then the
+    final line on its own."""
+
+    def __init__(self, out: TextIO | None = None, every: float = 0.5) -> None:
+        self.out = out or sys.stdout
+        self.every = every
+        self._last = 0.0
+        self._width = 0
+
+    def update(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        line = progress.text_bar()
+        self.out.write("\r" + line.ljust(self._width))
+        self._width = len(line)
+        self.out.flush()
+
+    def close(self, progress: Progress, problem: str | None) -> None:
+        if self._width:
+            self.out.write("\r" + " " * self._width + "\r")
+        if line := ending(progress, problem):
+            self.out.write(line + "\n")
+        self.out.flush()
+
+
+def ending(progress: Progress, problem: str | None) -> str:
+    """The line that stays: the summary; after a failure, how far it got ("" when nowhere: the
+    error, raised to the caller, says it all)."""
+    if problem is None:
+        return progress.summary()
+    if not progress.fetched:
+        return ""
+    got = f"{progress.fraction:.0%} ({size(progress.completed)} of {size(progress.total)})"
+    again = ": pull again to resume" if progress.action == "pull" else ""
+    return f"{progress.action} of {progress.name} stopped at {got}{again}."

@@ -15,9 +15,7 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
-from .kernel import widgets_available
-from .models import TextBar, ending
-from .progress import Progress, size
+from .progress import Progress, ending, size
 from .view import _interrupts_held, close_all
 
 MIME = "application/vnd.ollama-nb.progress+json"  # the outcome, for tests and tools reading the notebook
@@ -84,8 +82,3 @@ class ProgressBarView:
             else:
                 display(bundle, raw=True)
             close_all(self.widget)
-
-
-def progress_view(plain: bool = False) -> ProgressBarView | TextBar:
-    """Widgets in a kernel; a text bar elsewhere or with ``plain``."""
-    return ProgressBarView() if widgets_available() and not plain else TextBar()

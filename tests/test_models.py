@@ -15,7 +15,7 @@ import pytest
 from ollama_nb import models
 from ollama_nb.errors import Interrupted, ModelNotFound, ServerError
 from ollama_nb.ollama_backend import OllamaBackend
-from ollama_nb.progress import Progress
+from ollama_nb.progress import Progress, TextBar
 from ollama_nb.progressview import MIME
 from ollama_nb.standin import StandInServer
 
@@ -112,7 +112,7 @@ def test_the_saved_notebook_keeps_the_line_not_the_widgets(slow):
 
 def test_plain_mode_draws_a_text_bar_and_ends_with_the_line(slow):
     out = io.StringIO()
-    done = models.pull(SMOL, progress=models.TextBar(out, every=0.2), host=slow.url)
+    done = models.pull(SMOL, progress=TextBar(out, every=0.2), host=slow.url)
     text = out.getvalue()
     assert "█" in text and "MB/s" in text and "left" in text
     assert text.rstrip("\n").rsplit("\r", 1)[-1] == done.summary()
