@@ -22,7 +22,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from . import api
 from . import models as manage
 from .conversation import conversation
-from .errors import ModelNotFound, OllamaNbError, OptionError
+from .errors import ConfirmUnavailable, ModelNotFound, OllamaNbError, OptionError
 from .hosts import endpoint, mask
 from .options import parse_options
 from .persist import export as export_replies
@@ -233,8 +233,16 @@ def create(context: Context, args: argparse.Namespace) -> None:
             template = Path(args.template).expanduser().read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"Cannot read the template {args.template}: {exc.strerror or exc}") from None
+    parameters: dict[str, Any] = {}
+    notes: list[str] = []
     try:
-        parameters, notes = parse_options(args.option)
+        for pair in args.option:  # a repeated list parameter adds up (-o stop=A -o stop=B), as in a Modelfile
+            (key, value), *_ = (found := parse_options([pair]))[0].items()
+            earlier = parameters.get(key)
+            parameters[key] = (
+                earlier + value if isinstance(earlier, list) and isinstance(value, list) else value
+            )
+            notes += found[1]
     except OptionError as exc:
         raise UsageError(
             f"{exc} (create takes the model's parameters: -o temperature=0.2 -o num_ctx=8192)"
@@ -284,7 +292,7 @@ def rm(context: Context, args: argparse.Namespace) -> None:
         try:
             answer = input(f"Delete {args.model} from {backend.host}? [y/N] ")
         except StdinNotImplementedError:  # nbclient, papermill: nobody can answer
-            raise UsageError(
+            raise ConfirmUnavailable(
                 f"Nobody can answer here: `%ollama rm {args.model} --yes` deletes it without asking."
             ) from None
         if answer.strip().lower() not in ("y", "yes"):

@@ -53,7 +53,7 @@ def final(run: Run) -> dict:
 
 
 def test_a_pull_shows_bytes_and_speed_then_leaves_one_line(kernel):
-    run = kernel.run(f"models.pull({SMOL!r}, progress=ProgressBarView())")
+    run = kernel.run(f"%ollama pull {SMOL}")
     assert not run.errors
     assert [m["content"]["data"]["state"]["_model_name"] for m in run.of("comm_open")].count(
         "FloatProgressModel"
@@ -77,14 +77,14 @@ def test_an_interrupted_pull_resumes_from_what_the_server_kept(kernel):
             interrupt_midway.done = True  # type: ignore[attr-defined]
             kernel.interrupt()
 
-    first = kernel.run(f"models.pull({SMOL!r}, progress=ProgressBarView())", watch=interrupt_midway)
+    first = kernel.run(f"%ollama pull {SMOL}", watch=interrupt_midway)
     ((name, lines),) = first.errors
     assert name == "Interrupted" and len(lines) == 1
     stopped = final(first)["text/plain"]
     assert re.fullmatch(
         r"pull of smollm2:135m stopped at \d+% \(\d+ MB of 271 MB\): pull again to resume\.", stopped
     )
-    again = kernel.run(f"models.pull({SMOL!r}, progress=ProgressBarView())")
+    again = kernel.run(f"%ollama pull {SMOL}")
     line = final(again)["text/plain"]
     kept = int(re.search(r"\((\d+) MB were already here\)", line)[1])
     assert kept >= int(re.search(r"\((\d+) MB of", stopped)[1]), line
@@ -92,8 +92,7 @@ def test_an_interrupted_pull_resumes_from_what_the_server_kept(kernel):
 
 
 def test_an_unknown_model_is_one_line_and_leaves_no_bar(slow):
-    nb = execute_notebook(["from ollama_nb import models\nfrom ollama_nb.progressview import ProgressBarView",
-                           "models.pull('llama9', progress=ProgressBarView())"], slow, allow_errors=True)  # fmt: skip
+    nb = execute_notebook(["%load_ext ollama_nb", "%ollama pull llama9"], slow, allow_errors=True)
     outputs = nb.cells[1].outputs
     (error,) = [o for o in outputs if o["output_type"] == "error"]
     assert error["ename"] == "ModelNotFound" and len(error["traceback"]) == 1
@@ -102,12 +101,67 @@ def test_an_unknown_model_is_one_line_and_leaves_no_bar(slow):
 
 
 def test_the_saved_notebook_keeps_the_line_not_the_widgets(slow):
-    nb = execute_notebook(["from ollama_nb import models\nfrom ollama_nb.progressview import ProgressBarView",
-                           f"models.pull({SMOL!r}, progress=ProgressBarView());"], slow)  # fmt: skip
+    nb = execute_notebook(["%load_ext ollama_nb", f"%ollama pull {SMOL}"], slow)
     (shown,) = nb.cells[1].outputs  # nbclient keeps closed widgets' state in metadata: no output uses it
     assert set(shown["data"]) == {"text/plain", "text/html", MIME}
     assert shown["data"]["text/plain"].startswith("pulled smollm2:135m · 271 MB in ")
     assert shown["data"][MIME]["done"] is True and shown["data"][MIME]["bytes"] == 270_898_672
+
+
+def test_the_python_api_takes_the_widget_view_too(kernel):
+    run = kernel.run(f"models.pull({SMOL!r}, progress=ProgressBarView());")
+    assert not run.errors and final(run)["text/plain"].startswith(f"pulled {SMOL} · 271 MB in ")
+
+
+def test_a_cell_naming_a_missing_model_offers_the_pull(slow):
+    nb = execute_notebook(["%load_ext ollama_nb", "%%ollama -m tinyllama\nHi"], slow, allow_errors=True)
+    (error,) = [o for o in nb.cells[1].outputs if o["output_type"] == "error"]
+    assert (
+        error["ename"] == "ModelNotFound" and "Get it with `%ollama pull tinyllama`" in error["traceback"][0]
+    )
+
+
+def test_rm_asks_first_and_says_how_where_nobody_can_answer(slow):
+    nb = execute_notebook(["%load_ext ollama_nb", "%ollama rm gemma:2b", "%ollama rm gemma:2b --yes",
+                           "%ollama models"], slow, allow_errors=True)  # fmt: skip
+    (error,) = [o for o in nb.cells[1].outputs if o["output_type"] == "error"]
+    assert (
+        len(error["traceback"]) == 1
+        and "`%ollama rm gemma:2b --yes` deletes it without asking" in error["traceback"][0]
+    )
+    assert nb.cells[2].outputs[0]["text"].startswith("Deleted gemma:2b from http://127.0.0.1:")
+    assert "gemma" not in nb.cells[3].outputs[0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [("%ollama show me the way", "To ask the model something that starts with 'show', quote it"),
+     ("%ollama show me", "To ask the model something that starts with 'show', quote it: %ollama -m MODEL \"show me\""),
+     ("%ollama pull the lever", "To ask the model something that starts with 'pull', quote it"),
+     ("%ollama ps aux", "To ask the model something that starts with 'ps', quote it")],
+)  # fmt: skip
+def test_a_prompt_that_starts_with_a_subcommand_word_gets_one_line_saying_how(ip, line, says):
+    result = ip.run_cell(line)
+    assert says in str(result.error_in_exec)
+
+
+def test_ps_show_and_unload_in_words(ip, server, capsys):
+    ip.run_cell("%%ollama -m llama3.2\nHi")
+    capsys.readouterr()
+    ip.run_cell("%ollama ps")
+    assert re.match(r"llama3\.2:latest · 2\.0 GB \(all on the CPU\) · context 4,096 · unloads in \d m \d+ s",
+                    capsys.readouterr().out)  # fmt: skip
+    ip.run_cell("%ollama show qwen3")
+    shown = capsys.readouterr().out
+    assert (
+        "can: completion, tools, thinking" in shown
+        and "context length: 131,072" in shown
+        and "template:" in shown
+    )
+    ip.run_cell("%ollama unload llama3.2")
+    assert capsys.readouterr().out == "Unloaded llama3.2.\n"
+    ip.run_cell("%ollama ps")
+    assert "no model is loaded" in capsys.readouterr().out
 
 
 def test_plain_mode_draws_a_text_bar_and_ends_with_the_line(slow):

@@ -5,7 +5,8 @@ JSON (as Llama 3.2 does), and a ``format`` schema naming the tool and pinning it
 (``scripts/real_ollama.py``'s ``tool_call_format``), with temperature 0 and a seed, makes its
 constrained answer exactly that call: the real server parses it into ``message.tool_calls`` with
 an id. ``format`` goes with every round, so :class:`RoundFormats`, a real :class:`Backend`
-around the real one, sets each round's ``format`` (a call, or none for the answer).
+around the real one (``ollama_nb.chat(..., backend=)``), sets each round's ``format`` (a call,
+or none for the answer); the kernel tests send the same ``format`` every round instead.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import nbformat
 import pytest
 
 import ollama_nb
-from ollama_nb import loop
 from ollama_nb.backend import ModelInfo
 from ollama_nb.ollama_backend import OllamaBackend
 from ollama_nb.tools import Toolbox
@@ -90,10 +90,12 @@ class RoundFormats:
         return self.inner.models(cancel)
 
 
-def ask(real_host: str, prompt: str, formats: list[dict[str, Any] | None], tools: list, **request: Any):
+def ask(real_host: str, prompt: str, formats: list[dict[str, Any] | None], tools: list, **settings: Any):
+    """``ollama_nb.chat`` with :class:`RoundFormats` as its backend (the redesign takes one)."""
     backend = RoundFormats(OllamaBackend(real_host), formats)
-    asked = loop.Request(TOOLCALL, [{"role": "user", "content": prompt}], options=SHORT, **request)
-    return loop.run(backend, asked, toolbox=Toolbox(tools)), backend
+    reply = ollama_nb.chat(prompt, model=TOOLCALL, tools=tools, options=SHORT, backend=backend,
+                           display="none", **settings)  # fmt: skip
+    return reply, backend
 
 
 def rounds(reply) -> list[ToolRound]:
@@ -174,9 +176,9 @@ def test_a_declined_call_is_not_run_and_the_model_is_told(real_host):
         return a + b
 
     recorded.__name__ = "add_two_numbers"
-    backend = RoundFormats(OllamaBackend(real_host), [ADD_3_1, None])
-    asked = loop.Request(TOOLCALL, [{"role": "user", "content": "What is three plus one?"}], options=SHORT)
-    reply = loop.run(backend, asked, toolbox=Toolbox([recorded]), confirm=lambda call: False)
+    reply, backend = ask(
+        real_host, "What is three plus one?", [ADD_3_1, None], [recorded], confirm=lambda call: False
+    )
     assert ran == []
     assert "declined" in backend.bodies[1]["messages"][-1]["content"].lower()
     assert reply.content.strip()
