@@ -3,8 +3,9 @@
 Ollama streams ``{"status": "pulling 8eeb52dfb3bb", "digest": "sha256:...", "total": n,
 "completed": k}`` per layer (``completed`` left out while it is 0), and plain statuses between
 them ("pulling manifest", "verifying sha256 digest", "writing manifest", "success"). A layer's
-first ``completed`` is what was already there (a resumed pull): it counts towards the bytes but
-not towards the speed. :class:`Progress` keeps per layer and overall figures; the views draw them.
+first ``completed`` is what was already there (a resumed pull; unless it is a sliver, which
+arrived before Ollama's first tick): it counts towards the bytes but not towards the speed.
+:class:`Progress` keeps per layer and overall figures; the views draw them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TextIO
 
 WINDOW = 5.0  # seconds of samples the speed is measured over
+RESUMED_SHARE = 0.02  # a layer first seen at least this far along was resumed, not just begun
 
 
 @dataclass
@@ -46,7 +48,6 @@ class Progress:
     clock: Callable[[], float] = time.monotonic
     status: str = ""
     layers: dict[str, Layer] = field(default_factory=dict)
-    statuses: list[str] = field(default_factory=list)  # the plain statuses, in order, once each
     started: float = 0.0
     ended: float | None = None
     _samples: deque[tuple[float, int]] = field(default_factory=deque)
@@ -64,12 +65,11 @@ class Progress:
         if digest and line.get("total"):
             total, completed = int(line["total"]), int(line.get("completed") or 0)
             layer = self.layers.get(digest)
-            if layer is None:
-                layer = self.layers[digest] = Layer(digest, total, completed, resumed=completed)
+            if layer is None:  # Ollama's first tick comes 60 ms in: a little may have arrived already
+                already = completed if completed >= total or completed >= RESUMED_SHARE * total else 0
+                layer = self.layers[digest] = Layer(digest, total, completed, resumed=already)
             layer.total, layer.completed = total, max(layer.completed, completed)
             self._sample()
-        elif self.status and (not self.statuses or self.statuses[-1] != self.status):
-            self.statuses.append(self.status)
         if self.status == "success":
             self.ended = self.clock()
 
@@ -101,13 +101,6 @@ class Progress:
     @property
     def fraction(self) -> float:
         return min(self.completed / self.total, 1.0) if self.total else (1.0 if self.done else 0.0)
-
-    @property
-    def current(self) -> Layer | None:
-        """The layer being worked on: the last one not finished, else the last one."""
-        layers = list(self.layers.values())
-        return next((layer for layer in reversed(layers) if layer.completed < layer.total),
-                    layers[-1] if layers else None)  # fmt: skip
 
     @property
     def elapsed(self) -> float:
@@ -157,7 +150,9 @@ class Progress:
         if self.action == "pull":
             if self.total and self.fetched == 0:
                 return f"{self.name} is up to date · {size(self.total)} · checked in {took}"
-            resumed = f" ({size(self.resumed)} were already here)" if self.resumed else ""
+            resumed = (
+                f" ({size(self.resumed)} were already here)" if self.resumed >= 0.01 * self.total else ""
+            )
             return f"pulled {self.name} · {size(self.total)} in {took}{resumed}"
         uploaded = f" · uploaded {size(self.fetched)}" if self.fetched else ""
         return f"created {self.name}{uploaded} in {took}"

@@ -221,3 +221,14 @@ def test_progress_counts_resumed_bytes_apart_from_speed():
     assert (progress.resumed, progress.fetched, progress.speed, progress.left) == (400, 200, 100.0, 4.0)
     progress.feed({"status": "success"})
     assert progress.summary() == "pulled m · 1.0 KB in 2.0 s (400 B were already here)"
+
+
+def test_a_sliver_before_the_first_tick_is_not_a_resumed_pull():
+    progress = Progress("m")
+    progress.feed(
+        {"status": "pulling bbb", "digest": "sha256:bbb", "total": 2_000_000_000, "completed": 6_000_000}
+    )
+    progress.feed({"status": "pulling ccc", "digest": "sha256:ccc", "total": 96, "completed": 96})
+    assert (progress.layers["sha256:bbb"].resumed, progress.layers["sha256:ccc"].resumed) == (0, 96)
+    progress.feed({"status": "success"})
+    assert "already here" not in progress.summary()
