@@ -23,9 +23,10 @@ MIME = "application/vnd.ollama-nb.progress+json"  # the outcome, for tests and t
 
 class ProgressBarView:
     """Widgets for :func:`ollama_nb.models.pull` and :func:`~ollama_nb.models.create`
-    (``progress=ProgressBarView()``), redrawn at most every ``interval`` seconds."""
+    (``progress=ProgressBarView()``), redrawn at most every ``interval`` seconds (four messages
+    a redraw: a few a second is plenty for a download)."""
 
-    def __init__(self, interval: float = 0.1) -> None:
+    def __init__(self, interval: float = 0.25) -> None:
         self.interval = interval
         self.headline = widgets.HTML("")
         self.overall = widgets.FloatProgress(value=0.0, min=0.0, max=1.0, layout=widgets.Layout(width="60%"))
