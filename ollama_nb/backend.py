@@ -60,6 +60,8 @@ class Loaded(pydantic.BaseModel):
     model: Annotated[str, pydantic.BeforeValidator(_text)] = ""
     context_length: Annotated[int | None, pydantic.BeforeValidator(_positive_int)] = None
     size: Annotated[int | None, pydantic.BeforeValidator(_positive_int)] = None
+    size_vram: Annotated[int | None, pydantic.BeforeValidator(_positive_int)] = None  # None: all on the CPU
+    expires_at: Annotated[str, pydantic.BeforeValidator(_text)] = ""  # RFC 3339, nanoseconds
 
     @classmethod
     def read(cls, answer: Any) -> list[Loaded]:
@@ -129,6 +131,32 @@ class Backend(Protocol):
 
     def version(self) -> str:
         """The server's version string."""
+        ...
+
+    def pull(self, model: str, cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        """``/api/pull``: yield the server's status lines (``status``, and ``digest``, ``total``,
+        ``completed`` per layer) until ``success``; an error line is raised, translated."""
+        ...
+
+    def has_blob(self, digest: str) -> bool:
+        """Whether the server already has the blob ``sha256:...`` (``HEAD /api/blobs``)."""
+        ...
+
+    def upload_blob(self, digest: str, chunks: Iterator[bytes]) -> None:
+        """Send a blob's bytes (``POST /api/blobs/sha256:...``); the server checks the digest."""
+        ...
+
+    def create(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        """``/api/create`` with ``body`` (model, files, from, template, system, parameters...):
+        yield its status lines until ``success``."""
+        ...
+
+    def delete(self, model: str) -> None:
+        """Remove a model from the server."""
+        ...
+
+    def unload(self, model: str) -> None:
+        """Free the model's memory now (``keep_alive: 0``)."""
         ...
 
 

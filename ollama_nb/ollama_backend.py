@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -243,6 +243,104 @@ class OllamaBackend:
         found = answer.get("version") if isinstance(answer, dict) else None
         return found if isinstance(found, str) else ""
 
+    # -- making and fetching models -----------------------------------------------------------
+    def pull(self, model: str, cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        return self._progress(lambda: self.client.pull(model, stream=True), model, "pull", cancel)
+
+    def create(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        fields = {
+            ("from_" if key == "from" else key): value for key, value in body.items() if key != "stream"
+        }
+        return self._progress(lambda: self.client.create(**fields, stream=True), str(body.get("model", "")),
+                              "create", cancel)  # fmt: skip
+
+    def _progress(self, start: Any, model: str, action: str,
+                  cancel: threading.Event | None) -> Iterator[dict[str, Any]]:  # fmt: skip
+        """The client's stream of progress lines, read in a worker so that an interrupt ends the
+        wait; the worker closes the stream (and so the request: the server stops) at its next line."""
+        stop = threading.Event()
+
+        def produce() -> Iterator[dict[str, Any]]:
+            lines = start()
+            try:
+                for line in lines:
+                    yield line.model_dump(exclude_none=True)
+                    if stop.is_set():
+                        return
+            finally:
+                lines.close()
+
+        return self._calls(pumped(produce, close=stop.set, cancel=cancel, host=self.host), model, action)
+
+    def _calls(self, lines: Iterator[dict[str, Any]], model: str, action: str) -> Iterator[dict[str, Any]]:
+        response_error = _ollama_module().ResponseError
+        try:
+            yield from _translated(lines, self)
+        except response_error as exc:
+            raise _model_refusal(exc.status_code, str(exc.error), model, action, self) from None
+        except ConnectionError:
+            raise _transport_error(httpx.ConnectError(""), self) from None
+
+    def has_blob(self, digest: str) -> bool:
+        try:
+            _once(lambda: self.client._request_raw("HEAD", f"/api/blobs/{digest}"), self, digest, "check")
+        except ModelNotFound:
+            return False
+        return True
+
+    def upload_blob(self, digest: str, chunks: Iterator[bytes]) -> None:
+        _once(lambda: self.client._request_raw("POST", f"/api/blobs/{digest}", content=chunks),
+              self, digest, "upload")  # fmt: skip
+
+    def delete(self, model: str) -> None:
+        _once(lambda: self.client.delete(model), self, model, "delete")
+
+    def unload(self, model: str) -> None:
+        _once(lambda: self.client.generate(model=model, keep_alive=0), self, model, "unload")
+
+
+def _once(call: Callable[[], Any], backend: OllamaBackend, model: str, action: str) -> Any:
+    """One request through the client (``action``: what it does, for the message), translated."""
+    response_error = _ollama_module().ResponseError
+    try:
+        return call()
+    except response_error as exc:
+        raise _model_refusal(exc.status_code, str(exc.error), model, action, backend) from None
+    except ConnectionError:  # the client's own for a refused connection
+        raise _transport_error(httpx.ConnectError(""), backend) from None
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, backend) from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped waiting for {backend.host}.") from None
+
+
+def _model_refusal(
+    status: int, message: str, model: str, action: str, backend: OllamaBackend
+) -> OllamaNbError:
+    """A refusal of a pull, create, delete, unload or blob request, in one line."""
+    if status in (401, 403):
+        return _refusal(status, message, model, backend, {})
+    if action == "pull" and "file does not exist" in message:
+        return ModelNotFound(
+            f"There is no model '{model}' to pull (Ollama said: {message}). "
+            "Check the name and tag at https://ollama.com/library."
+        )
+    if action == "pull":
+        return ServerError(f"Ollama could not pull '{model}': {message}")
+    if status == 404 and action in ("check", "upload"):
+        return ModelNotFound(f"{backend.host} has no blob {model}.")
+    if status == 404 and action in ("delete", "unload"):
+        return ModelNotFound(
+            f"There is no model '{model}' on {backend.host} ({message}): `%ollama models` lists them."
+        )
+    if status == 404:
+        return ModelNotFound(
+            f"Model '{model}' is not on {backend.host} (Ollama said: {message}). "
+            f"Get it with `%ollama pull {model}`."
+        )
+    what = {"create": "create", "delete": "remove", "unload": "unload", "upload": "take the file for"}
+    return ServerError(f"Ollama could not {what.get(action, action)} '{model}' ({status}): {message}")
+
 
 def _translated(chunks: Iterator[dict[str, Any]], backend: OllamaBackend) -> Iterator[dict[str, Any]]:
     try:
@@ -305,7 +403,7 @@ def _refusal(
         except OllamaNbError:  # the listing is a courtesy: the 404 is the message
             available = "(could not list them)"
         return ModelNotFound(
-            f"Model '{name}' is not on {backend.host}. Get it with `ollama pull {name}`. Models there: {available}."
+            f"Model '{name}' is not on {backend.host}. Get it with `%ollama pull {name}`. Models there: {available}."
         )
     if (too_long := context.refusal(message, body)) is not None:
         return ContextFull(too_long)
