@@ -6,6 +6,7 @@ import base64
 import io
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any, Literal, TypeGuard
 
 import pydantic
 
-from . import context, loop
+from . import context, loop, retry
 from .backend import Backend
 from .conversation import Conversation
 from .errors import CapabilityError, FormatError, Interrupted, OllamaNbError, Unsupported
@@ -38,6 +39,9 @@ class Defaults:
     api_key: str | None = None  # sent to any host; else OLLAMA_API_KEY goes to ollama.com only
     timeout: float | None = None  # seconds of silence before a stream is given up (None: wait)
     strict_context: bool = False  # refuse a prompt longer than the context instead of cutting it
+    queue_timeout: float | None = None  # seconds before the first byte (queued, loading); None: wait
+    retries: int = retry.DEFAULT_RETRIES  # busy answers (503, 429, 502, 504) asked again
+    retry_max_wait: float = retry.DEFAULT_MAX_WAIT  # seconds of waiting between them, in all
 
 
 defaults = Defaults()
@@ -50,11 +54,12 @@ def conversation(name: str) -> Conversation:
     return conversations.setdefault(name, Conversation(name))
 
 
-def connect(host: str | None = None, api_key: str | None = None) -> Backend:
-    """The backend for ``host`` (else the default host, else ``OLLAMA_HOST`` read now)."""
-    return OllamaBackend(
-        host or defaults.host, api_key=api_key or defaults.api_key, read_timeout=defaults.timeout
-    )
+def connect(host: str | None = None, api_key: str | None = None, conversation: str | None = None) -> Backend:
+    """The backend for ``host`` (else the default host, else ``OLLAMA_HOST`` read now);
+    ``conversation``: the id its requests carry, for a load balancer."""
+    policy = retry.RetryPolicy(retries=defaults.retries, max_wait=defaults.retry_max_wait)
+    return OllamaBackend(host or defaults.host, api_key=api_key or defaults.api_key, read_timeout=defaults.timeout,
+                         queue_timeout=defaults.queue_timeout, retry=policy, conversation=conversation)  # fmt: skip
 
 
 def chat(
@@ -215,7 +220,8 @@ def _prepare(
             "No model given: pass model=... (or -m MODEL), or set a default with %ollama use NAME."
         )
     toolbox = Toolbox(tools, max_result_chars=defaults.max_result_chars)
-    backend = connect(host, api_key)
+    # a conversation's requests carry its id; a cell on its own gets one of its own
+    backend = connect(host, api_key, thread.id if thread is not None else uuid.uuid4().hex)
     dropped, earlier = 0, None
     if thread is not None:
         history, dropped = thread.history_for(cell)

@@ -114,7 +114,10 @@ def schema(namespace: Namespace, args: argparse.Namespace) -> None:
         print(f"note: {note}")
 
 
-_SETTINGS = "model=, host=, api_key=, keep_alive=, timeout=, max_rounds=, max_result_chars=, strict_context="
+_SETTINGS = (
+    "model=, host=, api_key=, keep_alive=, timeout=, queue_timeout=, retries=, retry_max_wait=, "
+    "max_rounds=, max_result_chars=, strict_context="
+)
 
 
 @command("config")
@@ -132,8 +135,12 @@ def config(namespace: Namespace, args: argparse.Namespace) -> None:
             if not value.isdigit() or int(value) < 1:
                 raise UsageError(f"{key} takes a whole number of at least 1, not {value!r}")
             setattr(settings, key, int(value))
-        elif key == "timeout":
-            settings.timeout = _seconds(value)
+        elif key in ("timeout", "queue_timeout"):
+            setattr(settings, key, _seconds(value))
+        elif key in ("retries", "retry_max_wait"):  # busy answers asked again, and for how long
+            if not value.isdigit():
+                raise UsageError(f"{key} takes a whole number (0 for none), not {value!r}")
+            setattr(settings, key, int(value))
         elif key == "strict_context":  # refuse a prompt longer than the context instead of cutting it
             if value.lower() not in ("true", "false"):
                 raise UsageError(f"strict_context takes true or false, not {value!r}")
@@ -151,6 +158,8 @@ def config(namespace: Namespace, args: argparse.Namespace) -> None:
     print(f"model={settings.model} host={endpoint(settings.host)} api_key={key} "
           f"keep_alive={settings.keep_alive} timeout={settings.timeout} max_rounds={settings.max_rounds} "
           f"max_result_chars={settings.max_result_chars} strict_context={settings.strict_context} "
+          f"queue_timeout={settings.queue_timeout} retries={settings.retries} "
+          f"retry_max_wait={settings.retry_max_wait:g} "
           f"options={json.dumps(settings.options)}")  # fmt: skip
 
 

@@ -102,3 +102,8 @@ class Interrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[33mInterrupted\x1b[0m: {self}"]
+
+
+class ServerBusy(ServerError):
+    """The server stayed busy (503, 429, a proxy's 502/504) through the retries, or kept the
+    request queued longer than ``queue_timeout``; nothing of the answer had arrived."""

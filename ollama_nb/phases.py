@@ -14,9 +14,10 @@ from typing import Literal
 from .trace import ModelTurn
 from .units import duration
 
-Name = Literal["load", "prompt", "writing", "other"]
+Name = Literal["load", "wait", "prompt", "writing", "other"]
 LABELS: dict[str, str] = {
     "load": "loading the model",
+    "wait": "waiting for the server (other requests ahead, or busy)",
     "prompt": "reading the prompt",
     "writing": "writing the answer",
     "other": "the rest (template, sampling, the network)",
@@ -54,11 +55,16 @@ def phases(turn: ModelTurn) -> list[Phase]:
     found = []
     if load:
         found.append(Phase("load", 0.0, load))
+    # Ollama queues a request for a free slot once its model is loaded: the wait comes next
+    wait = turn.wait_s or 0.0
+    if wait:
+        found.append(Phase("wait", load, wait))
     if prompt:
-        found.append(Phase("prompt", load, prompt, m.prompt_eval_count))
-    write_start = max(load + prompt, m.total_duration / 1e9 - writing)
-    if write_start > load + prompt:
-        found.append(Phase("other", load + prompt, write_start - load - prompt))
+        found.append(Phase("prompt", load + wait, prompt, m.prompt_eval_count))
+    read = load + wait + prompt
+    write_start = max(read, m.total_duration / 1e9 - writing)
+    if write_start > read:
+        found.append(Phase("other", read, write_start - read))
     if writing:
         found.append(Phase("writing", write_start, writing, m.eval_count))
     if total > write_start + writing:

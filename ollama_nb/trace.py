@@ -54,6 +54,8 @@ class ModelTurn:
     tool_calls: int = 0
     error: str | None = None
     first_token_s: float | None = None  # seconds from the request to the first streamed piece
+    # seconds before the first byte that the server's durations leave out: queued, or busy answers
+    wait_s: float | None = None
     kind: Literal["turn"] = "turn"
 
 
