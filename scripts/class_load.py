@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import queue
 import re
@@ -30,7 +31,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ class Answer:
     wait_s: float = 0.0
     load_s: float = 0.0
     prompt_tokens: int = 0
+    prompt_s: float = 0.0  # the server's prompt_eval_duration: short when its cache held the start
     retries: int = 0
     ticked: int = 0  # the highest "waiting for the server: N s" the live status showed
     said_waited: bool = False  # the final status line names the wait
@@ -82,7 +84,9 @@ class Student:
         self.number = number
         self.manager = KernelManager(kernel_name="python3")
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OLLAMA_HOST": "127.0.0.1:9"}
-        self.manager.start_kernel(env=env)
+        LOGS.mkdir(parents=True, exist_ok=True)
+        with open(LOGS / f"kernel-{number}.log", "ab") as log:  # its warnings, not on the tables
+            self.manager.start_kernel(env=env, stdout=log, stderr=log)
         self.client = self.manager.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=180)
@@ -145,6 +149,7 @@ def read_answer(number: int, messages: list[dict[str, Any]]) -> Answer:
         answer.wait_s = (metrics.get("wait_duration") or 0) / 1e9
         answer.load_s = (metrics.get("load_duration") or 0) / 1e9
         answer.prompt_tokens = metrics.get("prompt_eval_count") or 0
+        answer.prompt_s = (metrics.get("prompt_eval_duration") or 0) / 1e9
         answer.whole = (
             bool(answer.content) and not answer.error and record.get("done_reason") in ("stop", "length")
         )
@@ -263,6 +268,8 @@ class Run:
     notes: list[str] = field(default_factory=list)
 
     def record(self, label: str, answers: list[Answer], wall: float) -> None:
+        with open(LOGS / "answers.jsonl", "a") as out:  # every answer's figures, for a closer look
+            out.writelines(json.dumps({"run": label, **asdict(a)}) + "\n" for a in answers)
         self.rows.append(row(label, answers, wall))
         say(self.rows[-1])
         for line in problems(answers):
@@ -291,22 +298,28 @@ def queue_full(run: Run) -> None:
 
 
 def reload_storm(run: Run) -> None:
+    """Half the class asks for another context length, twice: each change reloads the model."""
     count = min(10, len(run.students))
     with server("reload", OLLAMA_NUM_PARALLEL="1") as ollama:
         warm(ollama.url)
         base, wall = at_once(run.students[:count], question(host=ollama.url))
         run.record("reload: nobody sets num_ctx", base, wall)
         plain, big = question(host=ollama.url), question("-o num_ctx=8192", host=ollama.url)
-        answers, wall = at_once(run.students[:count], lambda n: big(n) if n % 2 else plain(n))
-        run.record("reload: half send num_ctx=8192", answers, wall)
-        others = [a for a in answers if a.student % 2 == 0]
-        run.rows.append(row("  of which the others", others, wall))
-        say(run.rows[-1])
-        loads = sum(1 for a in answers if a.load_s > 0.2)
-        run.notes.append(f"reload storm: {loads} of {count} answers began with a model load (load_duration > 0.2 s); "
-                         f"the others' first token p50 {seconds(pct([a.first_token_s or 0 for a in others if a.whole], 50))} s "
-                         f"against {seconds(pct([a.first_token_s or 0 for a in base if a.whole], 50))} s "
-                         "when nobody set num_ctx")  # fmt: skip
+        for number in (1, 2):
+            offset = ollama.log.stat().st_size
+            answers, wall = at_once(run.students[:count], lambda n: big(n) if n % 2 else plain(n))
+            run.record(f"reload round {number}: half send num_ctx=8192", answers, wall)
+            others = [a for a in answers if a.student % 2 == 0]
+            run.rows.append(row("  of which the others", others, wall))
+            say(run.rows[-1])
+            with open(ollama.log, "rb") as log:
+                log.seek(offset)
+                loads = log.read().decode(errors="replace").count("llama runner started")
+            first = pct([a.first_token_s or 0 for a in others if a.whole], 50)
+            run.notes.append(f"reload round {number}: the model was loaded {loads} time(s); the others' first "
+                             f"token p50 {seconds(first)} s against "
+                             f"{seconds(pct([a.first_token_s or 0 for a in base if a.whole], 50))} s when nobody "
+                             "set num_ctx")  # fmt: skip
 
 
 def pool(run: Run, kill: bool) -> None:
@@ -343,14 +356,15 @@ def conversation(run: Run, nginx_: NginxPool, names: dict[str, str]) -> None:
     without the header (spread by least_conn): the prompt tokens each later turn evaluated."""
     student = run.students[0]
     before = len(nginx_.log())
-    sticky = []
+    sticky: list[str] = []
     for turn in range(1, 6):
         answer = student.ask(f"%%ollama -m {MODEL} --host {nginx_.url} {SHORT} --chat lesson\n"
                              f"Turn {turn}: add one more fact about the sea.")  # fmt: skip
-        sticky.append(answer.prompt_tokens)
+        sticky.append(f"{answer.prompt_tokens} in {answer.prompt_s * 1000:.0f} ms")
     went = [names.get(e.upstream, e.upstream) for e in nginx_.log()[before:] if e.path == "/api/chat"]
     messages: list[dict[str, Any]] = []
-    loose, loose_went = [], []
+    loose: list[str] = []
+    loose_went: list[str] = []
     for turn in range(1, 6):
         messages.append({"role": "user", "content": f"Turn {turn}: add one more fact about the ocean."})
         before = len(nginx_.log())
@@ -358,10 +372,12 @@ def conversation(run: Run, nginx_: NginxPool, names: dict[str, str]) -> None:
             "model": MODEL, "messages": messages, "stream": False,
             "options": {"num_predict": 24, "temperature": 0}}).json()  # fmt: skip
         messages.append(answer["message"])
-        loose.append(answer.get("prompt_eval_count") or 0)
+        loose.append(
+            f"{answer.get('prompt_eval_count') or 0} in {(answer.get('prompt_eval_duration') or 0) / 1e6:.0f} ms"
+        )
         loose_went += [names.get(e.upstream, e.upstream) for e in nginx_.log()[before:]]
     run.notes.append(f"conversation of 5 turns with the header: servers {''.join(went)}, prompt tokens evaluated "
-                     f"per turn {sticky}; without it: servers {''.join(loose_went)}, {loose}")  # fmt: skip
+                     f"per turn (the server's prompt_eval_count and _duration) {sticky}; without it: servers {''.join(loose_went)}, {loose}")  # fmt: skip
 
 
 def killed(run: Run, nginx_: NginxPool, victim: real_ollama.RealOllama, names: dict[str, str]) -> None:
@@ -371,7 +387,7 @@ def killed(run: Run, nginx_: NginxPool, victim: real_ollama.RealOllama, names: d
     threading.Timer(3.0, victim.kill).start()
     before = len(nginx_.log())
     answers, wall = at_once(run.students[:count], long)
-    run.record("pool, server A killed at 3 s", answers, wall)
+    run.record("pool, 160-token answers, A killed at 3 s", answers, wall)
     broken = [a for a in answers if not a.whole]
     one_line = sum(1 for a in broken if a.error_lines == 1)
     partial = sum(1 for a in broken if a.content)
@@ -402,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     only = set(args.only.split(","))
     counts = [int(n) for n in args.students.split(",")]
-    needed = max([*counts, 20 if only & {"pool"} else 10])
+    needed = max([*(counts if "one" in only else []), 20 if "pool" in only else 10 if only - {"one"} else 0])
     signal.signal(
         signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("class-load ran out of time"))
     )
