@@ -18,6 +18,7 @@ from ollama_nb.render import MIME
 from ollama_nb.standin import StandInServer, Turn
 from ollama_nb.standin.script import BUSY
 
+from .conftest import run_cell
 from .real import Kernel
 
 HEADER = "x-ollama-nb-conversation"
@@ -164,3 +165,10 @@ def test_a_proxy_still_without_a_server_is_named_not_taken_for_ollama(server, se
         ollama_nb.ServerBusy, match=re.escape(f"{server.url} said (502): Bad Gateway (still busy")
     ):
         _ask(server)
+
+
+def test_the_class_settings_are_set_with_config_and_bad_values_are_one_line(ip, settings):
+    run_cell(ip, "%ollama config retries=2 retry_max_wait=10 queue_timeout=30")
+    assert (settings.retries, settings.retry_max_wait, settings.queue_timeout) == (2, 10, 30.0)
+    result = run_cell(ip, "%ollama config retries=many")
+    assert "retries takes a whole number" in str(result.error_in_exec) and settings.retries == 2
