@@ -1,10 +1,12 @@
-"""The retry policy on its own: which answers are asked again, after how long, and when it stops."""
+"""The retry policy on its own (which answers are asked again, after how long, and when it stops),
+and the reload a cell would cause: pure functions."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
+from ollama_nb import reload
 from ollama_nb.retry import RetryPolicy, gave_up_text, parse_retry_after, waiting_text
 
 NOW = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
@@ -57,3 +59,20 @@ def test_the_wait_and_the_end_are_said_in_the_servers_words():
     assert gave_up_text(503, busy, 5, 47.0).startswith(
         f"Ollama said (503): {busy} (still busy after 5 retries"
     )
+
+
+# -- the reload a cell would cause (ollama_nb.reload), also pure -------------------------------
+def test_a_different_num_ctx_reloads_a_loaded_model_and_other_runner_options_may():
+    ps = [{"model": "smollm2:latest", "context_length": 4096}]
+    certain = reload.check("smollm2", {"num_ctx": 8192}, ps, "http://pool:11400", last_load_s=2.5)
+    assert certain is not None and certain.certain
+    assert (
+        "reloads the model for everyone using that server (loading it took 2.50 s last time)" in certain.text
+    )
+    assert "OLLAMA_CONTEXT_LENGTH=8192" in certain.text
+    maybe = reload.check("smollm2", {"num_batch": 64, "temperature": 0}, ps, "h")
+    assert maybe is not None and not maybe.certain and "sets num_batch: if smollm2 runs" in maybe.text
+    assert reload.check("smollm2", {"num_ctx": 4096}, ps, "h") is None  # the same: nothing to say
+    assert reload.check("other", {"num_ctx": 8192}, ps, "h") is None  # not loaded: nobody is using it
+    assert reload.check("smollm2", {"temperature": 1}, ps, "h") is None  # not a runner option
+    assert reload.refusal(certain).endswith("Not sent (shared=true): add --force to send it anyway.")
