@@ -12,11 +12,13 @@ from collections.abc import Iterator
 import pytest
 
 import ollama_nb
-from ollama_nb import api
+from ollama_nb import api, phases
 from ollama_nb.plain import PlainView
 from ollama_nb.render import MIME
 from ollama_nb.standin import StandInServer, Turn
 from ollama_nb.standin.script import BUSY
+from ollama_nb.stream import Metrics
+from ollama_nb.trace import ModelTurn
 
 from .conftest import run_cell
 from .real import Kernel
@@ -172,3 +174,13 @@ def test_the_class_settings_are_set_with_config_and_bad_values_are_one_line(ip, 
     assert (settings.retries, settings.retry_max_wait, settings.queue_timeout) == (2, 10, 30.0)
     result = run_cell(ip, "%ollama config retries=many")
     assert "retries takes a whole number" in str(result.error_in_exec) and settings.retries == 2
+
+
+def test_the_timeline_names_the_wait_between_loading_and_reading_the_prompt():
+    # 3 s queued behind the others: Ollama's total counts it, no other duration does
+    metrics = Metrics(total_duration=6_600_000_000, load_duration=500_000_000, prompt_eval_count=400,
+                      prompt_eval_duration=2_000_000_000, eval_count=50, eval_duration=1_000_000_000)  # fmt: skip
+    turn = ModelTurn(0, "qwen3", 0.0, duration_s=6.65, metrics=metrics, first_token_s=5.55, wait_s=3.0)
+    found = [(p.name, round(p.start_s, 2), round(p.duration_s, 2)) for p in phases.phases(turn)]
+    assert found[:3] == [("load", 0.0, 0.5), ("wait", 0.5, 3.0), ("prompt", 3.5, 2.0)]
+    assert "waiting for the server (other requests ahead, or busy): 3.00 s · reading" in phases.describe(turn)
