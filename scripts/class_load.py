@@ -219,6 +219,13 @@ def server(name: str, **env: str) -> Iterator[real_ollama.RealOllama]:
         yield ollama
 
 
+def since(log: Path, offset: int) -> str:
+    """What a server wrote to its log after ``offset`` (the logs are appended to, run after run)."""
+    with open(log, "rb") as text:
+        text.seek(offset)
+        return text.read().decode(errors="replace")
+
+
 def warm(url: str) -> None:
     """Load the model (the first answer pays for it, not the class)."""
     httpx.post(f"{url}/api/chat", timeout=300, json={"model": MODEL, "stream": False, "options": {"num_predict": 1},
@@ -288,10 +295,10 @@ def one_server(run: Run) -> None:
 def queue_full(run: Run) -> None:
     count = min(10, len(run.students))
     with server("queue", OLLAMA_NUM_PARALLEL="1", OLLAMA_MAX_QUEUE="2") as ollama:  # nothing loaded yet
+        offset = ollama.log.stat().st_size
         answers, wall = at_once(run.students[:count], question(host=ollama.url))
         run.record("MAX_QUEUE=2, model loading", answers, wall)
-        log = Path(ollama.log).read_text(errors="replace")
-        busy = len(re.findall(r"\| +503 \|", log))
+        busy = len(re.findall(r"\| +503 \|", since(ollama.log, offset)))
         run.notes.append(f"queue full: the server answered 503 {busy} time(s); the cells asked again "
                          f"{sum(a.retries for a in answers)} time(s); {sum(a.whole for a in answers)} of "
                          f"{count} answers whole")  # fmt: skip
@@ -312,9 +319,7 @@ def reload_storm(run: Run) -> None:
             others = [a for a in answers if a.student % 2 == 0]
             run.rows.append(row("  of which the others", others, wall))
             say(run.rows[-1])
-            with open(ollama.log, "rb") as log:
-                log.seek(offset)
-                loads = log.read().decode(errors="replace").count("llama runner started")
+            loads = since(ollama.log, offset).count("llama runner started")
             first = pct([a.first_token_s or 0 for a in others if a.whole], 50)
             run.notes.append(f"reload round {number}: the model was loaded {loads} time(s); the others' first "
                              f"token p50 {seconds(first)} s against "
