@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .backend import Loaded
 from .units import duration
 
 RUNNER_OPTIONS = ("num_ctx", "num_batch", "num_gpu", "main_gpu", "use_mmap", "num_thread")
@@ -28,22 +29,19 @@ class Reload:
     text: str
 
 
-def loaded_entry(running: Sequence[Mapping[str, Any]], model: str) -> Mapping[str, Any] | None:
+def loaded_entry(running: Sequence[Loaded], model: str) -> Loaded | None:
     """The ``/api/ps`` entry of ``model`` (``name`` and ``name:latest`` are one)."""
 
     def full(name: str) -> str:
         return name if ":" in name else name + ":latest"
 
-    for entry in running:
-        if full(str(entry.get("model") or entry.get("name") or "")) == full(model):
-            return entry
-    return None
+    return next((entry for entry in running if full(entry.model or entry.name) == full(model)), None)
 
 
 def check(
     model: str,
     options: Mapping[str, Any],
-    running: Sequence[Mapping[str, Any]],
+    running: Sequence[Loaded],
     host: str,
     last_load_s: float | None = None,
 ) -> Reload | None:
@@ -53,7 +51,7 @@ def check(
     if entry is None:
         return None
     took = f" (loading it took {duration(last_load_s)} last time)" if last_load_s else ""
-    asked, loaded = options.get("num_ctx"), entry.get("context_length")
+    asked, loaded = options.get("num_ctx"), entry.context_length
     if isinstance(asked, int) and isinstance(loaded, int) and asked != loaded:
         return Reload(
             True,

@@ -15,6 +15,7 @@ import ollama_nb
 from ollama_nb import api, phases
 from ollama_nb.plain import PlainView
 from ollama_nb.render import MIME
+from ollama_nb.settings import Defaults, defaults
 from ollama_nb.standin import StandInServer, Turn
 from ollama_nb.standin.script import BUSY
 from ollama_nb.stream import Metrics
@@ -27,11 +28,11 @@ HEADER = "x-ollama-nb-conversation"
 
 
 @pytest.fixture
-def settings() -> Iterator[api.Defaults]:
-    """api.defaults, put back as it was after the test."""
-    saved = dict(api.defaults.__dict__)
-    yield api.defaults
-    api.defaults.__dict__.update(saved)
+def settings() -> Iterator[Defaults]:
+    """The defaults, put back as they were after the test."""
+    saved = defaults.settings
+    yield defaults
+    defaults.settings = saved
 
 
 def _ask(server: StandInServer, model: str = "llama3.2", **kwargs: object) -> tuple[ollama_nb.Reply, str]:
@@ -173,7 +174,9 @@ def test_the_class_settings_are_set_with_config_and_bad_values_are_one_line(ip, 
     run_cell(ip, "%ollama config retries=2 retry_max_wait=10 queue_timeout=30")
     assert (settings.retries, settings.retry_max_wait, settings.queue_timeout) == (2, 10, 30.0)
     result = run_cell(ip, "%ollama config retries=many")
-    assert "retries takes a whole number" in str(result.error_in_exec) and settings.retries == 2
+    assert "retries='many'" in str(result.error_in_exec) and settings.retries == 2
+    run_cell(ip, "%ollama config queue_timeout=none shared=true")
+    assert settings.queue_timeout is None and settings.shared
 
 
 def test_the_timeline_names_the_wait_between_loading_and_reading_the_prompt():
@@ -184,3 +187,41 @@ def test_the_timeline_names_the_wait_between_loading_and_reading_the_prompt():
     found = [(p.name, round(p.start_s, 2), round(p.duration_s, 2)) for p in phases.phases(turn)]
     assert found[:3] == [("load", 0.0, 0.5), ("wait", 0.5, 3.0), ("prompt", 3.5, 2.0)]
     assert "waiting for the server (other requests ahead, or busy): 3.00 s · reading" in phases.describe(turn)
+
+
+# -- the reload a cell causes for everyone ------------------------------------------------------
+def test_a_cell_that_reloads_the_model_for_everyone_says_so_before_its_answer(server):
+    _ask(server)  # loaded with the server's context length (4096)
+    reply, shown = _ask(server, options={"num_ctx": 8192})
+    (notice,) = reply.trace.notices
+    assert notice.text.startswith("This cell sets num_ctx=8192, but llama3.2 is loaded on http://127.0.0.1:")
+    assert (
+        "with a context of 4096: sending it reloads the model for everyone using that server" in notice.text
+    )
+    assert "OLLAMA_CONTEXT_LENGTH=8192" in notice.text and notice.text in shown
+    assert reply.content  # said, then asked
+    quiet, _ = _ask(server, options={"num_ctx": 8192})  # the same as loaded now: nothing to say
+    assert not quiet.trace.notices
+    maybe, _ = _ask(server, options={"num_ctx": 8192, "num_batch": 64})
+    assert maybe.trace.notices[0].text.startswith("This cell sets num_batch: if llama3.2 runs on")
+
+
+def test_a_shared_server_refuses_a_reload_unless_forced(server):
+    _ask(server)
+    before = len(server.state.chats())
+    with pytest.raises(ollama_nb.SharedServer) as refused:
+        _ask(server, options={"num_ctx": 16384}, shared=True)
+    assert str(refused.value).endswith("Not sent (shared=true): add --force to send it anyway.")
+    assert len(server.state.chats()) == before  # nothing was sent
+    forced, _ = _ask(server, options={"num_ctx": 16384}, shared=True, force=True)
+    assert forced.content and "reloads the model for everyone" in forced.trace.notices[0].text
+
+
+def test_shared_in_a_notebook_is_one_line_and_force_sends_it(ip, server, settings):
+    run_cell(ip, "%%ollama -m llama3.2\nhi")
+    run_cell(ip, "%ollama config shared=true")
+    refused = run_cell(ip, "%%ollama -m llama3.2 -o num_ctx=8192\nhi")
+    assert isinstance(refused.error_in_exec, ollama_nb.SharedServer)
+    assert "\n" not in str(refused.error_in_exec) and "add --force" in str(refused.error_in_exec)
+    forced = run_cell(ip, "%%ollama -m llama3.2 -o num_ctx=8192 --force\nhi")
+    assert forced.error_in_exec is None and ip.user_ns["_ollama"].content

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 from ollama_nb import reload
+from ollama_nb.backend import Loaded
 from ollama_nb.retry import RetryPolicy, gave_up_text, parse_retry_after, waiting_text
 
 NOW = datetime(2026, 12, 1, 23, 0, tzinfo=timezone.utc)
@@ -63,7 +64,7 @@ def test_the_wait_and_the_end_are_said_in_the_servers_words():
 
 # -- the reload a cell would cause (ollama_nb.reload), also pure -------------------------------
 def test_a_different_num_ctx_reloads_a_loaded_model_and_other_runner_options_may():
-    ps = [{"model": "smollm2:latest", "context_length": 4096}]
+    ps = Loaded.read({"models": [{"model": "smollm2:latest", "context_length": 4096}]})
     certain = reload.check("smollm2", {"num_ctx": 8192}, ps, "http://pool:11400", last_load_s=2.5)
     assert certain is not None and certain.certain
     assert (
