@@ -75,6 +75,7 @@ class Answer:
     retries: int = 0
     ticked: int = 0  # the highest "waiting for the server: N s" the live status showed
     said_waited: bool = False  # the final status line names the wait
+    warned_reload: bool = False  # the cell said it reloads the model for everyone
 
 
 class Student:
@@ -142,6 +143,7 @@ def read_answer(number: int, messages: list[dict[str, Any]]) -> Answer:
         turns = [e for e in record["trace"]["entries"] if e.get("kind") == "turn"]
         notices = [e["text"] for e in record["trace"]["entries"] if e.get("kind") == "notice"]
         answer.retries = sum(1 for n in notices if "trying again in" in n)
+        answer.warned_reload = any("reloads the model for everyone" in n for n in notices)
         if turns:
             answer.first_token_s = turns[0].get("first_token_s")
             answer.total_s = sum(t.get("duration_s") or 0 for t in turns)
@@ -321,7 +323,9 @@ def reload_storm(run: Run) -> None:
             say(run.rows[-1])
             loads = since(ollama.log, offset).count("llama runner started")
             first = pct([a.first_token_s or 0 for a in others if a.whole], 50)
-            run.notes.append(f"reload round {number}: the model was loaded {loads} time(s); the others' first "
+            warned = sum(a.warned_reload for a in answers if a.student % 2)
+            run.notes.append(f"reload round {number}: {warned} of the {count - len(others)} num_ctx=8192 cells said "
+                             f"they reload the model for everyone; the model was loaded {loads} time(s); the others' first "
                              f"token p50 {seconds(first)} s against "
                              f"{seconds(pct([a.first_token_s or 0 for a in base if a.whole], 50))} s when nobody "
                              "set num_ctx")  # fmt: skip
