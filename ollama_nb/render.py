@@ -228,7 +228,7 @@ def status_html(status: LiveStatus) -> str:
         doing = "streaming" if status.phase == "streaming" else "waiting for the model"
         text = f"{status.model}{turn} · {doing}…"
         if status.phase == "waiting" and status.waited_s >= 1:
-            text = f"{status.model}{turn} · waiting for the server: {status.waited_s:.0f} s: {WAITING}"
+            text = f"{status.model}{turn} · waiting for the server: {int(status.waited_s)} s: {WAITING}"
     return f'<div class="ollama-nb-status">{escape(text)}</div>'
 
 
