@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from os import PathLike
@@ -57,6 +58,9 @@ class Conversation:
     messages: list[dict[str, Any]] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     model: str | None = None  # the model of its last turn: the next cell may leave -m out
+    # sent with its requests (X-Ollama-NB-Conversation) so that a load balancer keeps it on one
+    # server: random, never the name, which may say something about the user
+    id: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False, repr=False)
     _lock: Any = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
     _asking: set[int] = field(default_factory=set, init=False, repr=False, compare=False)  # threads mid-turn
 

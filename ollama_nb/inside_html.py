@@ -21,7 +21,8 @@ from .units import duration
 if TYPE_CHECKING:
     from .reply import Reply
 
-PHASE_COLOURS = {"load": "#9e9e9e", "prompt": "#90caf9", "other": "#e0e0e0", "writing": "#1e88e5"}
+PHASE_COLOURS = {"load": "#9e9e9e", "wait": "#ffcc80", "prompt": "#90caf9", "other": "#e0e0e0",
+                 "writing": "#1e88e5"}  # fmt: skip
 ROUND_OK, ROUND_FAILED = "#fb8c00", "#d32f2f"
 
 
@@ -149,8 +150,8 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
     legend = "".join(
         f'<rect x="{label + i * 95}" y="{legend_y - 9}" width="9" height="9" fill="{colour}"/>'
         f'<text x="{label + i * 95 + 12}" y="{legend_y}" font-size="10" fill="currentColor">{name}</text>'
-        for i, (name, colour) in enumerate([("load", PHASE_COLOURS["load"]), ("prompt", PHASE_COLOURS["prompt"]),
-                                            ("writing", PHASE_COLOURS["writing"]), ("tool", ROUND_OK)])
+        for i, (name, colour) in enumerate([*((n, PHASE_COLOURS[n]) for n in ("load", "wait", "prompt", "writing")),
+                                            ("tool", ROUND_OK)])
     )  # fmt: skip
     return (
         f'<svg class="ollama-nb-timeline" width="{width}" height="{legend_y + 4}" xmlns="http://www.w3.org/2000/svg" '

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -108,6 +108,25 @@ def run(
     return session.reply
 
 
+def _stamped(
+    chunks: Iterator[dict[str, Any]], first: list[float], now: Callable[[], float]
+) -> Iterator[dict[str, Any]]:
+    """The chunks, noting in ``first`` when the first one came."""
+    for chunk in chunks:
+        if not first:
+            first.append(now())
+        yield chunk
+
+
+def waited(first_byte_s: float, metrics: Metrics, streamed: bool = True) -> float:
+    """The wait before the first byte that the server's own durations do not name: time to the
+    first byte (busy answers waited out included) minus loading the model and reading the prompt
+    (and writing the answer, when it came in one piece). Ollama queues a request for a free slot
+    after the model is loaded, and no field of its done line counts that."""
+    busy = metrics.load_duration + metrics.prompt_eval_duration + (0 if streamed else metrics.eval_duration)
+    return max(0.0, first_byte_s - busy / 1e9)
+
+
 class _Session:
     def __init__(self, backend: Backend, request: Request, toolbox: Toolbox | None,
                  view: View, confirm: Confirm | None, cancel: threading.Event) -> None:  # fmt: skip
@@ -162,14 +181,20 @@ class _Session:
         body = self.request.body(self.messages, tools)
         turn.carried = context.carried_by(body)  # for the meter: what the request sent besides messages
         self.reply.last_request = {**body, "messages": list(self.messages)}
-        chunks = self.backend.chat(body, self.cancel)
+        chunks = self.backend.chat(body, self.cancel, report=lambda text: self.notice(text, "warning"))
+        first_byte: list[float] = []
         try:
-            for event in reader.read(chunks):
+            for event in reader.read(_stamped(chunks, first_byte, self.now)):
                 if turn.first_token_s is None:
                     turn.first_token_s = self.now() - turn.started_s
                 self._dispatch(event, turn, reader.turn)
             if not reader.turn.done:
                 raise StreamBroken("The answer ended without Ollama's closing line: it may be incomplete.")
+            if first_byte and turn.metrics is not None:
+                turn.wait_s = waited(
+                    first_byte[0] - turn.started_s, turn.metrics, streamed=self.request.stream
+                )
+                turn.metrics.wait_duration = round(turn.wait_s * 1e9)
         except BaseException as exc:
             turn.error = type(exc).__name__
             for event in reader.flush():  # nothing that arrived is lost

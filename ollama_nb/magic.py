@@ -111,6 +111,8 @@ class OllamaMagics(Magics):
               help="have the server refuse a prompt longer than the context instead of cutting it")  # fmt: skip
     @argument("--logprobs", nargs="?", const=5, type=int, metavar="N",
               help="each token's probability and N alternatives (default 5), shaded under the answer")  # fmt: skip
+    @argument("--force", action="store_true",
+              help="send it even if it reloads the model for everyone (with %%ollama config shared=true)")  # fmt: skip
     @argument("--parallel", action="store_true",
               help="with several models, thinking levels or option values (-m a,b): ask them all at once")  # fmt: skip
     @no_var_expand
@@ -213,6 +215,7 @@ class OllamaMagics(Magics):
                 confirm=_ask if args.confirm else None, images=[self._image(i) for i in args.image] or None,
                 api_key=args.api_key, keep_alive=args.keep_alive, strict_context=args.strict_context,
                 render=args.render or None, logprobs=True if args.logprobs else None, top_logprobs=args.logprobs,
+                force=args.force or None,
             )  # fmt: skip
         except OptionError:
             raise

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from . import context
-from .backend import Loaded, ModelInfo, ShowInfo, pumped
+from .backend import Loaded, ModelInfo, ShowInfo, pause, pumped
 from .errors import (
     AuthError,
     ContextFull,
@@ -30,12 +30,14 @@ from .errors import (
     ModelNotFound,
     NotOllama,
     OllamaNbError,
+    ServerBusy,
     ServerError,
     ServerUnreachable,
     StreamBroken,
     Unsupported,
 )
 from .hosts import PROXY_VARIABLES, Endpoint, api_key_for, endpoint, mask, proxy_for
+from .retry import RetryPolicy, gave_up_text, parse_retry_after, waiting_text
 
 if TYPE_CHECKING:
     import ollama
@@ -93,43 +95,99 @@ def _client(where: Endpoint, api_key: str | None) -> ollama.Client:
         return _clients[key]
 
 
+CONVERSATION_HEADER = "X-Ollama-NB-Conversation"  # a load balancer keeps a conversation on one server by it
+
+
 class OllamaBackend:
     """An Ollama server at one address; see :class:`ollama_nb.backend.Backend`."""
 
     def __init__(self, host: str | None = None, *, api_key: str | None = None,
-                 read_timeout: float | None = None) -> None:  # fmt: skip
+                 read_timeout: float | None = None, queue_timeout: float | None = None,
+                 retry: RetryPolicy | None = None, conversation: str | None = None) -> None:  # fmt: skip
         """``api_key``: sent to any host; without it ``OLLAMA_API_KEY`` (read now) goes only to
-        ollama.com. ``read_timeout``: seconds of silence before a stream is given up (None: wait)."""
+        ollama.com. ``read_timeout``: seconds of silence after the first byte before a stream is
+        given up; ``queue_timeout``: seconds before the first byte (None: wait). ``retry``: how
+        busy answers are asked again. ``conversation``: an opaque id sent as
+        ``X-Ollama-NB-Conversation`` on every request, so that a load balancer can keep a
+        conversation on one server."""
         self.where = endpoint(host)
         self.client = _client(self.where, api_key_for(self.where, api_key))
         self.read_timeout = read_timeout
         self.proxy = proxy_for(self.where)
+        self.queue_timeout = queue_timeout
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.headers = {CONVERSATION_HEADER: conversation} if conversation else {}
 
     @property
     def host(self) -> str:
         return self.where.url
 
     # -- chat ---------------------------------------------------------------------------------
-    def chat(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
-        opened: list[httpx.Response] = []
+    def chat(
+        self,
+        body: dict[str, Any],
+        cancel: threading.Event | None = None,
+        report: Callable[[str], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        def attempt() -> Iterator[dict[str, Any]]:
+            opened: list[httpx.Response] = []
 
-        def produce() -> Iterator[dict[str, Any]]:
-            with self.client._client.stream("POST", "/api/chat", json=body) as response:
-                opened.append(response)
-                self._check(response, body.get("model", ""), body)
-                if not body.get("stream", True):
-                    yield self._json(response.read().decode("utf-8", "replace"))
-                    return
-                for line in response.iter_lines():
-                    if line.strip():
-                        yield self._json(line)
+            def produce() -> Iterator[dict[str, Any]]:
+                with self.client._client.stream(
+                    "POST", "/api/chat", json=body, headers=self.headers
+                ) as response:
+                    opened.append(response)
+                    self._check(response, body.get("model", ""), body)
+                    if not body.get("stream", True):
+                        yield self._json(response.read().decode("utf-8", "replace"))
+                        return
+                    for line in response.iter_lines():
+                        if line.strip():
+                            yield self._json(line)
 
-        def close() -> None:
-            for response in opened:
-                response.close()
+            def close() -> None:
+                for response in opened:
+                    response.close()
 
-        return _translated(pumped(produce, close=close, cancel=cancel, idle_timeout=self.read_timeout,
-                                  host=self.host), self)  # fmt: skip
+            return pumped(produce, close=close, cancel=cancel, idle_timeout=self.read_timeout,
+                          first_timeout=self.queue_timeout, host=self.host)  # fmt: skip
+
+        return _translated(self._retried(attempt, cancel, report), self)
+
+    def _retried(
+        self,
+        attempt: Callable[[], Iterator[dict[str, Any]]],
+        cancel: threading.Event | None,
+        report: Callable[[str], None] | None,
+    ) -> Iterator[dict[str, Any]]:
+        """The chunks of the first attempt that is not refused as busy. A busy answer comes
+        before any chunk, so nothing that arrived is ever asked for again."""
+        tries, waited = 0, 0.0
+        while True:
+            try:
+                yield from attempt()
+                return
+            except _Busy as busy:
+                tries += 1
+                waited += self._wait_out(busy, tries, waited, cancel, report)
+
+    def _wait_out(
+        self,
+        busy: _Busy,
+        tries: int,
+        waited: float,
+        cancel: threading.Event | None,
+        report: Callable[[str], None] | None,
+    ) -> float:
+        """Wait before retry number ``tries`` (saying so), or give up in one line."""
+        wait = self.retry.next_wait(tries, waited, busy.retry_after)
+        if wait is None:
+            source = "Ollama" if busy.ollama else self.host
+            raise ServerBusy(gave_up_text(busy.status, busy.message, tries - 1, waited, source))
+        if report is not None:
+            report(waiting_text(busy.status, busy.message, wait, tries, self.retry.retries))
+        pause(wait, cancel=cancel, host=self.host)
+        return wait
 
     def _json(self, line: str) -> dict[str, Any]:
         try:
@@ -150,6 +208,8 @@ class OllamaBackend:
         if response.status_code < 400:
             return
         text = response.read().decode("utf-8", "replace")
+        if self.retry.retryable(response.status_code):  # whatever the body: a proxy's is HTML
+            raise _Busy(response, text)
         try:
             message = json.loads(text).get("error") or text
         except (json.JSONDecodeError, AttributeError):
@@ -161,10 +221,22 @@ class OllamaBackend:
 
     # -- models -------------------------------------------------------------------------------
     def _get(self, method: str, path: str, model: str = "", **kwargs: Any) -> Any:
-        """A short request, given up after the read timeout (or :data:`SMALL_REQUEST_TIMEOUT`)."""
+        """A short request, given up after the read timeout (or :data:`SMALL_REQUEST_TIMEOUT`);
+        a busy answer is asked again as a chat is."""
+        tries, waited = 0, 0.0
+        while True:
+            try:
+                return self._get_once(method, path, model, **kwargs)
+            except _Busy as busy:
+                tries += 1
+                waited += self._wait_out(busy, tries, waited, None, None)
+
+    def _get_once(self, method: str, path: str, model: str = "", **kwargs: Any) -> Any:
         limit = httpx.Timeout(self.read_timeout or SMALL_REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT)
         try:
-            response = self.client._client.request(method, path, timeout=limit, **kwargs)
+            response = self.client._client.request(
+                method, path, timeout=limit, headers=self.headers, **kwargs
+            )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self) from None
         except KeyboardInterrupt:
@@ -340,6 +412,21 @@ def _model_refusal(
         )
     what = {"create": "create", "delete": "remove", "unload": "unload", "upload": "take the file for"}
     return ServerError(f"Ollama could not {what.get(action, action)} '{model}' ({status}): {message}")
+
+
+class _Busy(Exception):
+    """A busy answer (503, 429, 502, 504) before any chunk: the retry loop decides."""
+
+    def __init__(self, response: httpx.Response, text: str) -> None:
+        super().__init__(response.status_code)
+        self.status = response.status_code
+        try:
+            found = json.loads(text).get("error")
+        except (json.JSONDecodeError, AttributeError):
+            found = None
+        self.ollama = isinstance(found, str)  # Ollama's own JSON, not a proxy's page
+        self.message = str(found or response.reason_phrase or text.strip()[:80])
+        self.retry_after = parse_retry_after(response.headers.get("retry-after"))
 
 
 def _translated(chunks: Iterator[dict[str, Any]], backend: OllamaBackend) -> Iterator[dict[str, Any]]:

@@ -22,9 +22,10 @@ from .stream import Metrics
 from .trace import ModelTurn
 from .units import duration
 
-Name = Literal["load", "prompt", "writing", "other"]
+Name = Literal["load", "wait", "prompt", "writing", "other"]
 LABELS: dict[str, str] = {
     "load": "loading the model",
+    "wait": "waiting for the server (other requests ahead, or busy)",
     "prompt": "reading the prompt",
     "writing": "writing the answer",
     "other": "the rest (template, sampling, the network)",
@@ -89,7 +90,11 @@ def phases(turn: ModelTurn) -> list[Phase]:
         return []
     k, end = scale(turn), span(turn)
     load, prompt, writing = m.load_duration / 1e9, m.prompt_eval_duration / 1e9, m.eval_duration / 1e9
-    write_start = max(load + prompt, server_s(m) - writing)
+    # Ollama queues a request for a free slot once its model is loaded: the wait comes next (measured
+    # here, in the server's total only)
+    wait = turn.wait_s or 0.0
+    read = load + wait + prompt
+    write_start = max(read, server_s(m) - writing)
     found: list[Phase] = []
 
     def add(name: Name, start: float, stop: float, tokens: int = 0, reported: float = 0.0) -> None:
@@ -98,8 +103,9 @@ def phases(turn: ModelTurn) -> list[Phase]:
             found.append(Phase(name, start, stop - start, tokens, reported or (stop - start) / k))
 
     add("load", 0.0, load, reported=load)
-    add("prompt", load, load + prompt, m.prompt_eval_count, prompt)
-    add("other", load + prompt, write_start)
+    add("wait", load, load + wait, reported=wait)
+    add("prompt", load + wait, read, m.prompt_eval_count, prompt)
+    add("other", read, write_start)
     add("writing", write_start, write_start + writing, m.eval_count, writing)
     last = found[-1].end_s if found else 0.0
     if end > last:

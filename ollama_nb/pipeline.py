@@ -20,6 +20,7 @@ import base64
 import io
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Any, TypeGuard, TypeVar
 
 import pydantic
 
-from . import context, loop
+from . import context, loop, reload
 from .backend import Backend
 from .conversation import Conversation, conversation
 from .errors import (
@@ -38,10 +39,12 @@ from .errors import (
     InputError,
     Interrupted,
     OllamaNbError,
+    SharedServer,
     Unsupported,
 )
 from .ollama_backend import OllamaBackend
 from .reply import Reply
+from .retry import RetryPolicy
 from .settings import Settings
 from .tools import Toolbox
 from .trace import Carried, Notice, RenderedPrompt, Trace
@@ -50,9 +53,15 @@ from .viewbase import View
 T = TypeVar("T")
 
 
-def connect(settings: Settings) -> Backend:
-    """The backend for the settings' host (else ``OLLAMA_HOST`` read now) and credentials."""
-    return OllamaBackend(settings.host, api_key=settings.api_key, read_timeout=settings.timeout)
+def connect(settings: Settings, conversation: str | None = None) -> Backend:
+    """The backend for the settings' host (else ``OLLAMA_HOST`` read now) and credentials;
+    ``conversation`` is the id every request carries (for a load balancer)."""
+    policy = RetryPolicy(retries=settings.retries, max_wait=settings.retry_max_wait)
+    return OllamaBackend(settings.host, api_key=settings.api_key, read_timeout=settings.timeout,
+                         queue_timeout=settings.queue_timeout, retry=policy, conversation=conversation)  # fmt: skip
+
+
+_loads: dict[tuple[str, str], float] = {}  # (host, model): seconds the last load took, for the reload notice
 
 
 @dataclass
@@ -68,6 +77,7 @@ class Prepared:
     kept: int = 0  # messages from earlier cells, left out of this cell's record
     dropped: int = 0  # turns a re-run dropped from the conversation
     earlier: context.Earlier | None = None  # what the conversation used of the context so far
+    warnings: tuple[str, ...] = ()  # said before the answer (the reload it causes for everyone)
 
 
 def prepare(
@@ -91,8 +101,8 @@ def prepare(
             )
         settings = settings.replace(model=model)
         toolbox = Toolbox(settings.tools, max_result_chars=settings.max_result_chars)
-        if backend is None:
-            backend = connect(settings)
+        if backend is None:  # a conversation's requests carry its id; a cell on its own, one of its own
+            backend = connect(settings, thread.id if thread is not None else uuid.uuid4().hex)
         dropped, earlier = 0, None
         if thread is not None:
             history, dropped = thread.history_for(cell)
@@ -118,6 +128,7 @@ def prepare(
                                stream=settings.stream, fields=settings.body_fields())  # fmt: skip
         check_capabilities(backend, model, tools=bool(toolbox), think=settings.think not in (None, False),
                            images=bool(settings.images))  # fmt: skip
+        warnings = foresee_reload(backend, settings)
     except (OllamaNbError, Interrupted, KeyboardInterrupt) as exc:
         reply = Reply(model, messages, Trace(model, prompt, settings.system or ""), error=str(exc))
         if isinstance(exc, (OllamaNbError, Interrupted)):
@@ -125,7 +136,7 @@ def prepare(
             raise
         reply.error, reply.interrupted = None, True
         raise Interrupted("stopped before anything was sent.", reply=reply) from None
-    return Prepared(settings, backend, request, toolbox, thread, cell, kept, dropped, earlier)
+    return Prepared(settings, backend, request, toolbox, thread, cell, kept, dropped, earlier, warnings)
 
 
 def run(
@@ -174,6 +185,7 @@ def answer(ready: Prepared, view: View, *, cancel: threading.Event | None = None
     settings, thread = ready.settings, ready.thread
     view.show()
     preface: list[str | RenderedPrompt] = []
+    preface.extend(ready.warnings)
     if ready.dropped and thread is not None:
         preface.append(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "
                        f"and dropped the {ready.dropped} turn(s) after it.")  # fmt: skip
@@ -194,6 +206,7 @@ def answer(ready: Prepared, view: View, *, cancel: threading.Event | None = None
     except (OllamaNbError, Interrupted) as exc:
         failure, reply = exc, exc.reply  # type: ignore[assignment]  # the loop always attaches it
     reply.history, reply.chat = ready.kept, thread.name if thread is not None else None
+    _remember_load(ready, reply)
     _finish_extras(ready, reply, extras)
     if failure is None and settings.format is not None:
         failure = parse(reply, settings.format)
@@ -280,6 +293,35 @@ def render(ready: Prepared) -> RenderedPrompt:
     if not isinstance(text, str):
         raise Unsupported(f"{ready.backend.host} answered without the rendered prompt: it cannot show it.")
     return RenderedPrompt(text, count if isinstance(count, int) and not isinstance(count, bool) else 0)
+
+
+def foresee_reload(backend: Backend, settings: Settings) -> tuple[str, ...]:
+    """Before sending: whether the cell's runner options reload the loaded model for everyone
+    using the server (``/api/ps``, asked only when the cell sets one). With ``shared`` (and no
+    ``force``) that is a refusal; else a notice. A server that cannot say is no reason to stop."""
+    if not any(key in settings.options for key in reload.RUNNER_OPTIONS) or settings.model is None:
+        return ()
+    try:
+        running = backend.running()
+    except OllamaNbError:
+        return ()
+    found = reload.check(settings.model, settings.options, running, backend.host,
+                         _loads.get((backend.host, settings.model)))  # fmt: skip
+    if found is None:
+        return ()
+    if settings.shared and not settings.force:
+        raise SharedServer(reload.refusal(found))
+    return (found.text,)
+
+
+def _remember_load(ready: Prepared, reply: Reply) -> None:
+    """How long loading the model took, when a turn had to: the next reload notice says it."""
+    loads = [t.metrics.load_duration / 1e9 for t in reply.trace.turns if t.metrics is not None]
+    if loads and max(loads) >= LOAD_WORTH_SAYING_S:
+        _loads[(ready.backend.host, ready.request.model)] = max(loads)
+
+
+LOAD_WORTH_SAYING_S = 1.0  # a loaded model's requests report a few hundred ms of "load" on a busy server
 
 
 def check_capabilities(backend: Backend, model: str, *, tools: bool, think: bool, images: bool) -> None:

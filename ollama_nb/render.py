@@ -21,6 +21,8 @@ from .stream import Metrics
 from .trace import ToolRound, Trace
 from .units import duration
 
+SHOWN_WAIT_S = 0.5  # a wait for the server shorter than this is not worth a word
+WAITING = "other requests ahead, or the model loading"
 ERROR_COLOUR = "#d32f2f"  # JupyterLab's light theme's; the stylesheet follows the theme
 _ICONS = {"pending": "○", "running": "…", "ok": "✓", "error": "✗", "refused": "⊘", "interrupted": "■"}
 
@@ -58,6 +60,8 @@ def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0
         parts.append(f"{metrics.eval_count} tokens")
         if metrics.tokens_per_s:
             parts.append(f"{metrics.tokens_per_s:.1f} tokens/s")
+        if metrics.wait_s >= SHOWN_WAIT_S:
+            parts.append(f"waited {duration(metrics.wait_s)} for the server")
         spent = model_s if model_s is not None else metrics.total_s
         parts.append(f"model {duration(min(spent, wall_s) if wall_s else spent)}")
     else:
@@ -209,6 +213,7 @@ class LiveStatus:
     tool: ToolRound | None = None  # the call about to run or running
     reply: Reply | None = None  # once done
     problem: str = ""  # why it failed before anything was sent
+    waited_s: float = 0.0  # how long the request under way has had no byte back
 
 
 def status_html(status: LiveStatus) -> str:
@@ -227,6 +232,8 @@ def status_html(status: LiveStatus) -> str:
         turn = f" · turn {status.turn + 1}" if status.turn else ""
         doing = "streaming" if status.phase == "streaming" else "waiting for the model"
         text = f"{status.model}{turn} · {doing}…"
+        if status.phase == "waiting" and status.waited_s >= 1:
+            text = f"{status.model}{turn} · waiting for the server: {int(status.waited_s)} s: {WAITING}"
     return f'<div class="ollama-nb-status">{escape(text)}</div>'
 
 

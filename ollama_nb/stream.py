@@ -65,6 +65,9 @@ class Metrics:
     prompt_eval_duration: int = 0
     eval_count: int = 0
     eval_duration: int = 0
+    # measured here, not sent by Ollama: the time to the first byte that the server's durations
+    # leave out (other requests ahead in its queue, busy answers waited out)
+    wait_duration: int = 0
 
     @property
     def tokens_per_s(self) -> float:
@@ -73,6 +76,10 @@ class Metrics:
     @property
     def total_s(self) -> float:
         return self.total_duration / 1e9
+
+    @property
+    def wait_s(self) -> float:
+        return self.wait_duration / 1e9
 
     def __add__(self, other: Metrics) -> Metrics:
         return Metrics(**{k: getattr(self, k) + getattr(other, k) for k in self.__dataclass_fields__})

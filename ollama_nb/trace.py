@@ -70,6 +70,8 @@ class ModelTurn:
     error: str | None = None
     first_token_s: float | None = None  # seconds from the request to the first streamed piece
     carried: Carried | None = None  # what its request sent besides the messages
+    # seconds before the first byte that the server's durations leave out: queued, or busy answers
+    wait_s: float | None = None
     kind: Literal["turn"] = "turn"
 
 

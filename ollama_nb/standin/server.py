@@ -27,7 +27,7 @@ from . import inside, store
 from .cassette import Cassette
 from .demo import DemoResponder
 from .loopback import LoopbackServer, chunked_line
-from .script import DEFAULT_MODELS, Model, Turn
+from .script import DEFAULT_MODELS, PROXY_PAGE, Model, Turn
 
 VERSION = "0.24.0"  # the Ollama it answers as (set StandIn.version to be an older one)
 # Where the stand-in answers differently from a real Ollama on purpose; everything else is
@@ -58,6 +58,7 @@ class LoggedRequest:
     received_at: float = field(default_factory=time.perf_counter)  # body read, answer not begun
     first_chunk_at: float = 0.0  # wall clock (time.time) when the first chunk went out
     finished_at: float = 0.0  # perf_counter when the last byte went out
+    headers: dict[str, str] = field(default_factory=dict)  # as received (names as the client wrote them)
 
 
 @dataclass
@@ -218,7 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, b"404 page not found", "text/plain")  # Go's router, not Ollama's JSON
 
     def _log(self, body: dict[str, Any] | None) -> LoggedRequest:
-        entry = LoggedRequest(self.command, self.path, body, self.client_address[:2])
+        entry = LoggedRequest(
+            self.command, self.path, body, self.client_address[:2], headers=dict(self.headers)
+        )
         with self.state.lock:
             self.state.requests.append(entry)
         return entry
@@ -376,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.loaded[model.name] = (model, _num_ctx(body))
             if turn.status != 200:
-                self._error(turn.status, turn.error)
+                self._refuse(turn)
             elif body.get("stream", True):
                 self._stream(name, _cut(turn, body), entry, body)
                 return
@@ -384,7 +387,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(200, _collapse(name, _cut(turn, body), body))
         entry.completed = True
 
+    def _refuse(self, turn: Turn) -> None:
+        """A scripted error status: Ollama's JSON, or a proxy's page; with a Retry-After."""
+        page = turn.proxy_page
+        data = PROXY_PAGE.encode() if page else json.dumps({"error": turn.error}).encode()
+        self.send_response(turn.status)
+        self.send_header("Content-Type", "text/html" if page else "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        if turn.retry_after:
+            self.send_header("Retry-After", turn.retry_after)
+        self.end_headers()
+        self.wfile.write(data)
+
     def _stream(self, model: str, turn: Turn, entry: LoggedRequest, body: dict[str, Any]) -> None:
+        if turn.queued:  # Ollama holds the request, sending nothing, until a slot is free
+            time.sleep(turn.queued)
         self._begin_stream(200, "application/x-ndjson")
         try:
             for count, line in enumerate(_lines(model, turn, body)):
@@ -646,6 +663,7 @@ def _lines(model: str, turn: Turn, request: dict[str, Any] | None = None) -> Ite
         final["message"]["tool_calls"] = calls
     tokens = len(thinking) + len(content) + len(calls)
     metrics = _metrics(request, tokens, time.perf_counter_ns() - started)
+    metrics["total_duration"] += round(turn.queued * 1e9)  # Ollama's total counts the wait for a slot
     final.update(done_reason=turn.done_reason, **{k: v for k, v in metrics.items() if v})  # Go's omitempty
     yield final
 
