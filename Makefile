@@ -47,7 +47,7 @@ nginx:
 class-load: $(STAMP) nginx real-ollama
 	$(PY) scripts/class_load.py
 
-test: $(STAMP) browser node
+test: $(STAMP) browser node nginx
 	$(PY) -m ruff check ollama_nb tests scripts
 	$(PY) -m ruff format --check ollama_nb tests scripts
 	$(PY) -m mypy
