@@ -65,14 +65,20 @@ def _ollama_module() -> Any:
     return ollama
 
 
-_clients: dict[tuple[Endpoint, str | None], ollama.Client] = {}
+_clients: dict[tuple[Endpoint, str | None, tuple[str, ...]], ollama.Client] = {}
 _capabilities: dict[tuple[str, str], frozenset[str] | None] = {}  # asked once per host and model
 _lock = threading.Lock()
 
 
 def _client(where: Endpoint, api_key: str | None) -> ollama.Client:
-    """One client per endpoint and credentials, reused across cells (warm connections)."""
-    key = (where, api_key)
+    """One client per endpoint, credentials and proxy settings, reused across cells (warm
+    connections); a changed proxy variable makes a new one."""
+    proxies = (
+        ()
+        if where.loopback
+        else tuple(os.environ.get(k, "") for k in (*PROXY_VARIABLES, "NO_PROXY", "no_proxy"))
+    )
+    key = (where, api_key, proxies)
     with _lock:
         if key not in _clients:
             try:

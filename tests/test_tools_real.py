@@ -78,11 +78,13 @@ class RoundFormats:
     def host(self) -> str:
         return self.inner.host
 
-    def chat(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+    def chat(
+        self, body: dict[str, Any], cancel: threading.Event | None = None, report: Any = None
+    ) -> Iterator[dict[str, Any]]:
         fmt = self.formats.pop(0) if self.formats else None
         body = {k: v for k, v in body.items() if k != "format"} | ({"format": fmt} if fmt else {})
         self.bodies.append(copy.deepcopy(body))  # as sent (the loop goes on adding to its messages)
-        return self.inner.chat(body, cancel)
+        return self.inner.chat(body, cancel, report)
 
     def __getattr__(self, name: str) -> Any:  # models, show, capabilities, pull... as they are
         return getattr(self.inner, name)
