@@ -176,11 +176,16 @@ def history(namespace: Namespace, args: argparse.Namespace) -> None:
 
 @command("reset")
 @argument("name", nargs="?", default="default", metavar="NAME", help="the conversation (default: default)")
+@argument("--all", dest="every", action="store_true", help="empty every conversation")
 def reset(namespace: Namespace, args: argparse.Namespace) -> None:
-    """Empty a conversation kept with --chat NAME."""
-    chat = api.conversation(args.name)
-    chat.reset()
-    print(f"Conversation {chat.name!r} is empty.")
+    """Empty a conversation kept with --chat NAME (--all: every one)."""
+    chats = list(api.conversations.values()) if args.every else [api.conversation(args.name)]
+    for chat in chats:
+        chat.reset()
+    if not args.every:
+        print(f"Conversation {chats[0].name!r} is empty.")
+    else:
+        print(f"Every conversation is empty ({', '.join(repr(c.name) for c in chats) or 'none was kept'}).")
 
 
 @command("export")

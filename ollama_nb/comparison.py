@@ -158,11 +158,13 @@ class Comparison:
 
     def table(self) -> str:
         """The table as plain text (also the saved output's text fallback)."""
-        head = ("variant", "first token", "tokens/s", "total", "tokens", "tool calls", "context", "")
+        rows = self.rows()
+        problem = "problem" if any(r.outcome != "ok" for r in rows) else ""  # else the column is dropped
+        head = ("variant", "first token", "tokens/s", "total", "tokens", "tool calls", "context", problem)
         lines = [head] + [
             (r.label, _secs(r.first_token_s), f"{r.tokens_per_s:.1f}" if r.tokens_per_s else "–", _secs(r.total_s),
              str(r.tokens), str(r.tool_calls), r.context, "" if r.outcome == "ok" else r.outcome)
-            for r in self.rows()
+            for r in rows
         ]  # fmt: skip
         widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
         return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
@@ -256,6 +258,8 @@ def run(
             )  # fmt: skip
         except OllamaNbError as exc:
             comparison.replies[index], comparison.errors[index] = exc.reply, str(exc)
+            if exc.reply is not None and not exc.reply.trace.turns:  # refused before sending: say it
+                view.finish(exc.reply)  # in its column, which heard nothing yet
         except Interrupted as exc:  # what arrived is kept; a worker thread just ends
             comparison.replies[index], comparison.errors[index] = exc.reply, "interrupted"
             if not parallel:

@@ -15,6 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from . import context, phases
+from .reply import SAVED_TOKEN_LIMIT, TEXT_PREVIEW, clipped
 from .trace import ContextUse, ModelTurn, RenderedPrompt, ToolRound, Trace
 from .units import duration
 
@@ -24,6 +25,13 @@ if TYPE_CHECKING:
 
 PHASE_COLOURS = {"load": "#9e9e9e", "prompt": "#90caf9", "other": "#e0e0e0", "writing": "#1e88e5"}
 ROUND_OK, ROUND_FAILED = "#fb8c00", "#d32f2f"
+
+
+def more_html(count: int, what: str = "characters") -> str:
+    """The visible note under a text cut short for the saved output, or ''."""
+    if count <= 0:
+        return ""
+    return f'<div class="ollama-nb-more">… {count:,} {what} more (all of it is in _ollama, not in the saved output)</div>'
 
 
 # -- the context meter ---------------------------------------------------------------------------
@@ -86,9 +94,9 @@ _MARKERS = re.compile(
 
 def rendered_html(entry: RenderedPrompt, open_: bool = False) -> str:
     """The prompt as the model reads it, template markers shaded, in a collapsible block."""
+    shown, more = clipped(entry.text)
     marked = _MARKERS.sub(
-        lambda m: f'<span class="ollama-nb-marker">{m.group(0)}</span>',
-        escape(entry.text, quote=False),
+        lambda m: f'<span class="ollama-nb-marker">{m.group(0)}</span>', escape(shown, quote=False)
     )
     lines = entry.text.count("\n") + 1
     images = f" · {entry.image_count} image(s)" if entry.image_count else ""
@@ -96,7 +104,7 @@ def rendered_html(entry: RenderedPrompt, open_: bool = False) -> str:
         f'<details class="ollama-nb-rendered"{" open" if open_ else ""}><summary>'
         f"What the model reads: the prompt as its template renders it ({len(entry.text):,} characters, "
         f"{lines:,} lines{images})</summary>"
-        f"<pre>{marked}</pre></details>"
+        f"<pre>{marked}</pre>{more_html(more)}</details>"
     )
 
 
@@ -183,14 +191,26 @@ def _percent(p: float) -> str:
     return f"{100 * p:.0f} %" if p >= 0.01 else "<1 %"
 
 
+def _attribute(text: str) -> str:
+    """Text for a double-quoted attribute: its quotes and markup escaped, apostrophes left as
+    they are (a token's repr has two of them, which ``html.escape`` would make six bytes each)."""
+    return escape(text, quote=False).replace('"', "&quot;")
+
+
 def logprobs_html(logprobs: list[dict[str, Any]], open_: bool = True) -> str:
     """The answer token by token, each shaded by how unsure the model was (the less likely, the
-    darker), its probability and top alternatives on hover. A teaching view."""
-    spans, probabilities = [], []
+    darker), its probability and top alternatives on hover. A teaching view: its first
+    :data:`~ollama_nb.reply.SAVED_TOKEN_LIMIT` tokens are shaded, the summary counts them all."""
+    spans: list[str] = []
+    probabilities: list[float] = []
     for entry in logprobs:
         if not isinstance(entry, dict):
             continue
         token, p = str(entry.get("token", "")), _probability(entry)
+        if len(spans) >= SAVED_TOKEN_LIMIT:
+            if p is not None:
+                probabilities.append(p)
+            continue
         if p is None:
             spans.append(escape(token))
             continue
@@ -200,7 +220,7 @@ def logprobs_html(logprobs: list[dict[str, Any]], open_: bool = True) -> str:
         title = f"{token!r}: {_percent(p)}" + (f" · alternatives: {', '.join(others)}" if others else "")
         alpha = round(0.75 * (1 - p), 2)
         spans.append(
-            f'<span title="{escape(title)}" style="background:rgba(255,111,0,{alpha})">{escape(token)}</span>'
+            f'<span title="{_attribute(title)}" style="background:rgba(255,111,0,{alpha})">{escape(token)}</span>'
         )
     if not probabilities:
         return ""
@@ -210,7 +230,7 @@ def logprobs_html(logprobs: list[dict[str, Any]], open_: bool = True) -> str:
                f"{unsure:,} under 20 % (darker: less sure; hover for the alternatives)")  # fmt: skip
     return (f'<details class="ollama-nb-logprobs"{" open" if open_ else ""}><summary>'
             f'{escape(summary)}</summary><div class="ollama-nb-tokens">{"".join(spans)}</div>'
-            "</details>")  # fmt: skip
+            f"{more_html(len(logprobs) - SAVED_TOKEN_LIMIT, 'tokens')}</details>")  # fmt: skip
 
 
 # -- variants side by side -----------------------------------------------------------------------
@@ -221,9 +241,11 @@ def comparison_html(comparison: Comparison) -> str:
     heads = "".join(f"<th>{escape(v.label)}</th>" for v in comparison.variants)
     cells = []
     for reply, error in zip(comparison.replies, comparison.errors, strict=False):
-        inner = static_html(reply, style=False) if reply is not None and reply.received else ""
-        if error and not (reply is not None and reply.error):
-            inner += f'<div class="ollama-nb-problem">✗ {escape(error)}</div>'
+        received = reply is not None and reply.received
+        inner = static_html(reply, style=False) if reply is not None and received else ""
+        problem = error or (reply.error if reply is not None else None)  # a refusal: nothing was sent
+        if problem and not (reply is not None and received and (reply.error or reply.interrupted)):
+            inner += f'<div class="ollama-nb-problem">✗ {escape(problem)}</div>'
         cells.append(f"<td>{inner}</td>")
     columns = (f'<table class="ollama-nb-columns"><tr>{heads}</tr>'
                f"<tr>{''.join(cells)}</tr></table>")  # fmt: skip
@@ -233,9 +255,10 @@ def comparison_html(comparison: Comparison) -> str:
 
 
 def figures_html(comparison: Comparison) -> str:
-    """Time to first token, tokens/s, total time, tokens, tool calls, context use; the best
-    time and speed in bold."""
+    """Time to first token, tokens/s, total time, tokens, tool calls, context use, and what went
+    wrong when something did (a column of its own only then); the best time and speed in bold."""
     rows = comparison.rows()
+    problems = any(r.outcome != "ok" for r in rows)
     firsts = [r.first_token_s for r in rows if r.first_token_s is not None]
     speeds = [r.tokens_per_s for r in rows if r.tokens_per_s]
     totals = [r.total_s for r in rows if r.outcome == "ok"]
@@ -245,7 +268,7 @@ def figures_html(comparison: Comparison) -> str:
         return f"<b>{text}</b>" if winner else text
 
     head = "".join(f"<th>{h}</th>" for h in ("variant", "first token", "tokens/s", "total", "tokens", "tool calls",
-                                             "context", ""))  # fmt: skip
+                                             "context", *(["problem"] if problems else [])))  # fmt: skip
     body = []
     for r in rows:
         first = best(_cell(r.first_token_s), r.first_token_s, firsts, low=True)
@@ -258,7 +281,7 @@ def figures_html(comparison: Comparison) -> str:
         )
         body.append(f"<tr><td>{escape(r.label)}</td><td>{first}</td><td>{speed}</td>"
                     f"<td>{total}</td><td>{r.tokens:,}</td><td>{r.tool_calls}</td><td>{escape(r.context)}</td>"
-                    f"<td>{outcome}</td></tr>")  # fmt: skip
+                    f"{f'<td>{outcome}</td>' if problems else ''}</tr>")  # fmt: skip
     return f'<table class="ollama-nb-figures"><tr>{head}</tr>{"".join(body)}</table>'
 
 
@@ -273,7 +296,10 @@ def comparison_text(comparison: Comparison) -> str:
         comparison.variants, comparison.replies, comparison.errors, strict=False
     ):
         parts.append(f"── {variant.label} ──")
-        parts.append((reply.content.strip() if reply is not None else "") or f"[{error or 'no answer'}]")
+        answer, more = clipped((reply.content.strip() if reply is not None else ""), TEXT_PREVIEW)
+        parts.append(
+            f"{answer} … {more:,} characters more" if more else answer or f"[{error or 'no answer'}]"
+        )
     return "\n\n".join(parts)
 
 

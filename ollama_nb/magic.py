@@ -21,6 +21,7 @@ from .errors import ConfirmUnavailable, OptionError, PromptError
 from .kernel import kernel_parent, widgets_available
 from .options import parse_options
 from .prompt import resolve
+from .reply import clipped
 from .schema import SchemaError, tool_spec
 from .stream import ToolCall
 
@@ -235,7 +236,11 @@ class OllamaMagics(Magics):
             images=[self._image(i) for i in args.image], api_key=args.api_key,
         )  # fmt: skip
         html = f'<div class="ollama-nb">{render.style_tag()}{inside_html.rendered_html(rendered, open_=True)}</div>'
-        display({"text/html": html, "text/plain": rendered.text}, raw=True)
+        text, more = clipped(rendered.text)  # the whole text is in --out VAR
+        display(
+            {"text/html": html, "text/plain": f"{text} … {more:,} characters more" if more else text},
+            raw=True,
+        )
         if args.out:
             self._namespace[args.out] = rendered
 
