@@ -243,3 +243,11 @@ def test_clear_starts_afresh_for_the_next_group(server):
     assert "0 replies" in chat.transcript_html()
     chat.ask("What is my name?", wait=True)
     assert [m["role"] for m in server.state.chats()[-1]["messages"]] == ["user"]  # nothing from before
+
+
+def test_the_demo_models_note_is_true_in_the_box_too():
+    with StandInServer() as demo:  # the demo model, as make lab runs it without Ollama
+        chat = _box(model="llama3.2", host=demo.url)
+        reply = chat.ask("What is the airspeed of an unladen swallow?", wait=True).result(10)
+    assert "stand-in server" in reply.content and "knows only the tutorials' questions" in reply.content
+    assert "this cell" not in reply.content  # a message in a chat box is not a cell

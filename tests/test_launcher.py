@@ -124,7 +124,7 @@ def _free_port() -> int:
 
 def test_the_lab_asks_nobody_about_jupyter_news_and_saves_through_the_hook(tmp_path):
     """JupyterLab shows its "get notified about official Jupyter news?" pop-up while this
-    setting's value is "none": the lab makes it "false" (a user's own setting still wins)."""
+    setting's value is "none": the lab makes its default "false" (a user's own setting still wins)."""
     env = {**os.environ, "OLLAMA_HOST": f"http://127.0.0.1:{_free_port()}",
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}  # fmt: skip
@@ -146,8 +146,9 @@ def test_the_lab_asks_nobody_about_jupyter_news_and_saves_through_the_hook(tmp_p
         headers = {"Authorization": f"token {token}"}
         notification = httpx.get(f"{url}/lab/api/settings/@jupyterlab/apputils-extension:notification",
                                  headers=headers, timeout=30).json()  # fmt: skip
-        assert notification["composite"]["fetchNews"] == "false"
-        assert notification["composite"]["checkForUpdates"] is False
+        defaults = {k: v.get("default") for k, v in notification["schema"]["properties"].items()}
+        assert "fetchNews" not in notification["settings"]  # this user never answered: the default counts
+        assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False
         notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("ChatWidget()", outputs=[
             nbformat.v4.new_output("display_data", data={"text/plain": "box"}, metadata={"ollama_nb": "live"}),
             nbformat.v4.new_output("display_data", data={"text/plain": "transcript"})])])  # fmt: skip
