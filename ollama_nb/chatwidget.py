@@ -27,13 +27,14 @@ import ipywidgets as widgets
 import traitlets
 from IPython.display import display
 
-from . import api, render
+from . import api, pipeline, render
 from .backend import ModelInfo
 from .conversation import Conversation
 from .errors import Interrupted, OllamaNbError, ServerUnreachable
+from .hosts import endpoint, mask
 from .markdown import to_html
-from .ollama_backend import endpoint
 from .reply import TEXT_PREVIEW, Reply, clipped
+from .settings import Settings, defaults
 from .view import BoxView, display_live
 
 
@@ -74,9 +75,15 @@ class ChatWidget(widgets.VBox):
         system: str | None = None,
         host: str | None = None,
         conversation: Conversation | None = None,
+        settings: Settings | None = None,
         **kwargs: Any,
     ) -> None:
-        self.tools, self.system, self.host = list(tools), system, host
+        """``settings`` and any :class:`Settings` field among ``kwargs`` (``options``, ``think``,
+        ``keep_alive``...) apply to every message, as in :func:`ollama_nb.chat`; the other
+        ``kwargs`` go to the box (an ``ipywidgets.VBox``)."""
+        changes = {k: kwargs.pop(k) for k in list(kwargs) if k in Settings.model_fields}
+        self.settings = (settings or defaults.settings).merge(host=host, system=system, tools=list(tools) or None,
+                                                               **changes)  # fmt: skip
         self.conversation = conversation or Conversation("chat widget")
         self.replies: list[Reply] = []
         self._queue: queue.Queue[_Message] = queue.Queue()
@@ -87,7 +94,7 @@ class ChatWidget(widgets.VBox):
         self._no_tools: set[str] = set()  # models whose capabilities rule out the box's tools
         self.history = widgets.VBox()
         self.history.add_class("ollama-nb-history")
-        wanted = model or api.defaults.model
+        wanted = model or self.settings.model
         self.picker = widgets.Dropdown(
             options=self._options([], wanted), description="Model", layout={"width": "320px"}
         )
@@ -115,12 +122,29 @@ class ChatWidget(widgets.VBox):
             target=self._fill_picker, args=(wanted,), name="ollama-nb-chat-models", daemon=True
         ).start()
 
+    # -- settings -------------------------------------------------------------------------------
+    @property
+    def host(self) -> str | None:
+        return self.settings.host
+
+    @host.setter
+    def host(self, value: str | None) -> None:
+        self.settings = self.settings.replace(host=value)
+
+    @property
+    def tools(self) -> list[Any]:
+        return list(self.settings.tools)
+
+    @property
+    def system(self) -> str | None:
+        return self.settings.system
+
     # -- the model picker -----------------------------------------------------------------------
     def _fill_picker(self, wanted: str | None) -> None:
         """Fill the picker from the server, in the background: a server that is slow, or that
         accepts connections and never answers, does not hold up the box."""
         try:
-            found = api.connect(self.host).models()
+            found = pipeline.connect(self.settings).models()
         except Exception:  # no server yet: the first message will say so plainly
             found = []
         try:
@@ -152,7 +176,7 @@ class ChatWidget(widgets.VBox):
     def _refusal(self, model: str) -> str | None:
         """Why the box cannot send to ``model``, in the box's own words, or None."""
         if not model:
-            host = endpoint(self.host or api.defaults.host)
+            host = self._host()
             if not self.models_loaded.done():
                 return f"No model to ask yet: the Model list above is still loading from {host}."
             return ("No model to ask: pick one in the Model list above. The list is empty when no "
@@ -162,6 +186,12 @@ class ChatWidget(widgets.VBox):
             return (f"{model} cannot use this box's tools ({names}): pick a model in the list "
                     "that is not marked 'cannot use tools'.")  # fmt: skip
         return None
+
+    def _host(self) -> str:
+        try:
+            return str(endpoint(self.host))
+        except OllamaNbError:
+            return mask(self.host or "")
 
     # -- display ------------------------------------------------------------------------------
     def __repr__(self) -> str:  # the text a front end without the widget shows
@@ -194,7 +224,7 @@ class ChatWidget(widgets.VBox):
         widget state (reopened, nbconvert, GitHub). While the box is alive it hides this copy."""
         title = f'<div class="ollama-nb-status">{escape(self._title())}</div>'
         parts = "".join(_bubble(r.trace.prompt) + render.static_html(r, style=False) for r in self.replies)
-        return f'<div class="ollama-nb ollama-nb-transcript">{render.style_tag()}{title}{parts}</div>'
+        return render.wrapped(title + parts, "ollama-nb-transcript")
 
     @traitlets.observe("busy")
     def _busy_changed(self, change: dict[str, Any]) -> None:
@@ -283,18 +313,17 @@ class ChatWidget(widgets.VBox):
             view.fail(refusal)
             return None
         try:
-            reply = api.chat(message.prompt, model=message.model, host=self.host, system=self.system,
-                             tools=self.tools, chat=self.conversation, cell=f"message {self._next()}",
-                             view=view, cancel=message.cancel)  # fmt: skip
+            reply = api.chat(message.prompt, model=message.model, settings=self.settings, chat=self.conversation,
+                             cell=f"message {self._next()}", view=view, cancel=message.cancel)  # fmt: skip
         except ServerUnreachable:  # said in the box's words: it has no --host option
-            host = endpoint(self.host or api.defaults.host)
-            view.fail(f"No Ollama answered at {host}. Start it with `ollama serve`, "
+            view.fail(f"No Ollama answered at {self._host()}. Start it with `ollama serve`, "
                       "or give the box another address: ChatWidget(host=...).")  # fmt: skip
             return None
         except (OllamaNbError, Interrupted) as exc:
-            reply = getattr(exc, "reply", None)
-            if reply is None:  # refused before anything was sent (a capability, an unknown model)
+            reply = exc.reply if isinstance(exc.reply, Reply) else None
+            if reply is None or not reply.trace.turns:  # refused before anything was sent
                 view.fail(str(exc))
+                reply = None
         except BaseException as exc:  # not the server's doing: a bug, a bad tool list; one line
             reply = None
             view.fail(f"{type(exc).__name__}: {exc}".splitlines()[0])

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
+from IPython import get_ipython
 from IPython.display import HTML, display
 
 from . import render
@@ -267,8 +268,10 @@ class CellView(_LiveView):
         style = widgets.HTML(render.style_tag())  # the stylesheet, sent once
         self.widget.children = (style, *self.widget.children)
         self._handle: Any = None
+        self._cleared = _ClearWatch()
 
     def show(self) -> None:
+        self._cleared.start()
         self._handle = display_live(
             self.widget,
             f"ollama_nb · {self.status.model} is answering: this output becomes its answer when done.",
@@ -288,9 +291,9 @@ class CellView(_LiveView):
                 if reply.received
                 else {"text/plain": ""}
             )
-            if self._handle is not None:
+            if self._handle is not None and not self._cleared.stop():
                 self._handle.update(bundle, raw=True)
-            else:
+            else:  # a tool cleared the cell's output (clear_output): the answer comes back below
                 display(bundle, raw=True)
             close_all(self.widget)
             self.status.phase, self.status.reply = "done", reply
@@ -339,6 +342,33 @@ def display_live(widget: widgets.Widget, text: str, handle: bool = True) -> Any:
     notebook that Jupyter Server saves."""
     bundle = {**widget._repr_mimebundle_(), "text/plain": text}
     return display(bundle, raw=True, metadata=LIVE, display_id=handle or None)
+
+
+class _ClearWatch:
+    """Notices a ``clear_output`` sent while a cell's answer is live (a tool may call it), through
+    the kernel's display-publisher hooks; where there are none (no kernel), notices nothing."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._publisher: Any = None
+
+    def __call__(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message.get("header", {}).get("msg_type") == "clear_output":
+            self.seen = True
+        return message
+
+    def start(self) -> None:
+        publisher: Any = getattr(get_ipython(), "display_pub", None)
+        if publisher is not None and hasattr(publisher, "register_hook"):
+            publisher.register_hook(self)
+            self._publisher = publisher
+
+    def stop(self) -> bool:
+        """Stop watching; whether the output was cleared meanwhile."""
+        if self._publisher is not None:
+            self._publisher.unregister_hook(self)
+            self._publisher = None
+        return self.seen
 
 
 def close_all(widget: widgets.Widget) -> None:

@@ -10,7 +10,10 @@ import sys
 
 import nbformat
 
-from ollama_nb import api, comparison, inside_html
+from ollama_nb import comparison, sidebyside
+from ollama_nb.comparison_html import comparison_html
+from ollama_nb.conversation import conversation
+from ollama_nb.settings import defaults
 from ollama_nb.standin import Turn
 from ollama_nb.view import BoxView
 
@@ -67,25 +70,26 @@ def test_a_refused_variant_says_why_in_its_column_and_the_table_labels_it(server
     server.push(Turn(content="Thought through.", thinking="Hmm."))
     columns = [BoxView("llama3.2"), BoxView("qwen3")]  # the live columns of a comparison
     grid = comparison.variants(["llama3.2", "qwen3"], [True])
-    result = comparison.run("Why?", grid, make_view=lambda index, variant: columns[index], host=server.url)
+    settings = defaults.settings.replace(host=server.url)
+    result = sidebyside.run(settings, "Why?", grid, make_view=lambda index, variant: columns[index])
     refused = columns[0]._status_line.value
     assert "waiting" not in refused and "llama3.2 cannot use thinking" in refused
-    html = inside_html.comparison_html(result)
+    html = comparison_html(result)
     first_column = html.split("<td>")[1]
     assert "llama3.2 cannot use thinking" in first_column
     assert "<th></th>" not in html and "<th>problem</th>" in html
     assert result.table().splitlines()[0].endswith("problem")
     server.push(Turn(content="One."), Turn(content="Two."))
-    fine = comparison.run("Why?", comparison.variants(["llama3.2", "qwen3"]), host=server.url)
-    assert "<th></th>" not in inside_html.comparison_html(fine) and "problem" not in fine.table()
+    fine = sidebyside.run(settings, "Why?", comparison.variants(["llama3.2", "qwen3"]))
+    assert "<th></th>" not in comparison_html(fine) and "problem" not in fine.table()
 
 
 def test_reset_all_empties_every_conversation(ip, server, capsys):
     for name in ("group1", "group2"):
         run_cell(ip, f"%%ollama -m llama3.2 --chat {name}\nMy name is Ada.")
-    assert len(api.conversation("group1")) == len(api.conversation("group2")) == 1
+    assert len(conversation("group1")) == len(conversation("group2")) == 1
     run_cell(ip, "%ollama reset --all")
     assert "Every conversation is empty" in capsys.readouterr().out
-    assert len(api.conversation("group1")) == len(api.conversation("group2")) == 0
+    assert len(conversation("group1")) == len(conversation("group2")) == 0
     run_cell(ip, "%%ollama -m llama3.2 --chat group1\nWhat is my name?")
     assert [m["role"] for m in server.state.chats()[-1]["messages"]] == ["user"]
