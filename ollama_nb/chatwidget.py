@@ -18,22 +18,24 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import anywidget
 import ipywidgets as widgets
 import traitlets
-from IPython.display import HTML, display
+from IPython.display import display
 
 from . import api, pipeline, render
+from .backend import ModelInfo
 from .conversation import Conversation
 from .errors import Interrupted, OllamaNbError, ServerUnreachable
 from .hosts import endpoint, mask
 from .markdown import to_html
-from .reply import Reply
+from .reply import TEXT_PREVIEW, Reply, clipped
 from .settings import Settings, defaults
-from .view import BoxView
+from .view import BoxView, display_live
 
 
 class ChatInput(anywidget.AnyWidget):
@@ -92,23 +94,33 @@ class ChatWidget(widgets.VBox):
         self._no_tools: set[str] = set()  # models whose capabilities rule out the box's tools
         self.history = widgets.VBox()
         self.history.add_class("ollama-nb-history")
+        wanted = model or self.settings.model
         self.picker = widgets.Dropdown(
-            options=self._models(model), description="Model", layout={"width": "320px"}
+            options=self._options([], wanted), description="Model", layout={"width": "320px"}
         )
         self.input = ChatInput(placeholder="Ask something (Ctrl+Enter sends)")
         self.send = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop = widgets.Button(description="Stop", icon="stop", disabled=True)
+        self.clear = widgets.Button(
+            description="Clear", icon="trash", tooltip="Start afresh: forget this conversation"
+        )
         self.send.on_click(lambda _: self.ask(self.input.value))
         self.stop.on_click(lambda _: self.cancel())
+        self.clear.on_click(lambda _: self.reset())
         self.input.on_msg(self._on_input)
         self.picker.observe(lambda change: setattr(self, "model", change["new"] or ""), "value")
         super().__init__(
-            [self.picker, self.history, self.input, widgets.HBox([self.send, self.stop])], **kwargs
+            [self.picker, self.history, self.input, widgets.HBox([self.send, self.stop, self.clear])],
+            **kwargs,
         )
         self.add_class("ollama-nb")
         self.add_class("ollama-nb-chat")
         self.model = self.picker.value or ""
         self._transcript: Any = None
+        self.models_loaded: Future[None] = Future()  # done once the picker holds the server's models
+        threading.Thread(
+            target=self._fill_picker, args=(wanted,), name="ollama-nb-chat-models", daemon=True
+        ).start()
 
     # -- settings -------------------------------------------------------------------------------
     @property
@@ -128,16 +140,29 @@ class ChatWidget(widgets.VBox):
         return self.settings.system
 
     # -- the model picker -----------------------------------------------------------------------
-    def _models(self, wanted: str | None) -> list[tuple[str, str]]:
-        """The server's models as (label, name), the wanted one first (also when the server
-        does not list it); with tools, those that cannot use them are marked."""
+    def _fill_picker(self, wanted: str | None) -> None:
+        """Fill the picker from the server, in the background: a server that is slow, or that
+        accepts connections and never answers, does not hold up the box."""
         try:
             found = pipeline.connect(self.settings).models()
         except Exception:  # no server yet: the first message will say so plainly
             found = []
+        try:
+            chosen = self.picker.value
+            self.picker.options = self._options(found, wanted)
+            names = [name for _, name in self.picker.options]
+            if chosen and chosen != wanted and chosen in names:  # picked by hand meanwhile: kept
+                self.picker.value = chosen
+            elif names:
+                self.picker.value = names[0]
+        finally:
+            self.models_loaded.set_result(None)
+
+    def _options(self, found: list[ModelInfo], wanted: str | None) -> list[tuple[str, str]]:
+        """The server's models as (label, name), the wanted one first (also when the server
+        does not list it); with tools, those that cannot use them are marked."""
         names = [m.name for m in found]
         capabilities = {m.name: m.capabilities for m in found}
-        wanted = wanted or self.settings.model
         if wanted:
             match = next((n for n in names if n in (wanted, f"{wanted}:latest")), wanted)
             names = [match, *(n for n in names if n != match)]
@@ -151,8 +176,11 @@ class ChatWidget(widgets.VBox):
     def _refusal(self, model: str) -> str | None:
         """Why the box cannot send to ``model``, in the box's own words, or None."""
         if not model:
+            host = self._host()
+            if not self.models_loaded.done():
+                return f"No model to ask yet: the Model list above is still loading from {host}."
             return ("No model to ask: pick one in the Model list above. The list is empty when no "
-                    f"Ollama answered at {self._host()}.")  # fmt: skip
+                    f"Ollama answered at {host}.")  # fmt: skip
         if model in self._no_tools:
             names = ", ".join(getattr(t, "__name__", "?") for t in self.tools)
             return (f"{model} cannot use this box's tools ({names}): pick a model in the list "
@@ -170,23 +198,52 @@ class ChatWidget(widgets.VBox):
         return f"ollama_nb chat box ({self.model or 'no model'}): the transcript is in the output below"
 
     def _ipython_display_(self) -> None:
-        display(self._repr_mimebundle_(), raw=True)  # the widget itself...
-        self._transcript = display(
-            HTML(self.transcript_html()), display_id=True
-        )  # ...and what the file keeps
+        display_live(self, repr(self), handle=False)  # the widget itself (a saved file leaves it out)...
+        self._transcript = display(self._transcript_bundle(), raw=True, display_id=True)  # ...what it keeps
+
+    def _transcript_bundle(self) -> dict[str, str]:
+        return {"text/html": self.transcript_html(), "text/plain": self.transcript_text()}
+
+    def _title(self) -> str:
+        count = len(self.replies)
+        return f"ollama_nb chat · {self.model or 'no model'} · {count} repl{'y' if count == 1 else 'ies'}"
+
+    def transcript_text(self) -> str:
+        """The transcript as text: what a front end without HTML shows (each answer's beginning)."""
+        parts = [self._title()]
+        for reply in self.replies:
+            prompt, more = clipped(reply.trace.prompt, TEXT_PREVIEW)
+            parts += [
+                f"You: {prompt}" + (f" … {more:,} characters more" if more else ""),
+                render.static_text(reply),
+            ]
+        return "\n\n".join(parts)
 
     def transcript_html(self) -> str:
         """The box's title and conversation as static HTML: what a notebook shows without
         widget state (reopened, nbconvert, GitHub). While the box is alive it hides this copy."""
-        count = len(self.replies)
-        title = (f'<div class="ollama-nb-status">ollama_nb chat · {self.model or "no model"} · '
-                 f"{count} repl{'y' if count == 1 else 'ies'}</div>")  # fmt: skip
+        title = f'<div class="ollama-nb-status">{escape(self._title())}</div>'
         parts = "".join(_bubble(r.trace.prompt) + render.static_html(r, style=False) for r in self.replies)
         return render.wrapped(title + parts, "ollama-nb-transcript")
 
     @traitlets.observe("busy")
     def _busy_changed(self, change: dict[str, Any]) -> None:
         self.stop.disabled = not change["new"]
+        self.clear.disabled = change["new"]  # a reply in flight would land in the emptied box
+
+    def reset(self) -> None:
+        """Start afresh (the Clear button): stop what is in flight, then empty the history, the
+        replies and the conversation, for the next group at the same box."""
+        with self._lock:
+            waiting = [message.future for message in self._pending]
+        self.cancel()
+        for future in waiting:  # each ends at its next chunk, keeping nothing of it here
+            future.exception()
+        self.conversation.reset()
+        self.replies.clear()
+        self.history.children = ()
+        if self._transcript is not None:
+            self._transcript.update(self._transcript_bundle(), raw=True)
 
     # -- sending --------------------------------------------------------------------------------
     def _on_input(self, _: Any, content: dict[str, Any], buffers: Any) -> None:
@@ -273,7 +330,7 @@ class ChatWidget(widgets.VBox):
         if reply is not None:
             self.replies.append(reply)
             if self._transcript is not None:
-                self._transcript.update(HTML(self.transcript_html()))
+                self._transcript.update(self._transcript_bundle(), raw=True)
         return reply
 
 

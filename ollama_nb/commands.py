@@ -21,7 +21,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import api
 from . import models as manage
-from .conversation import conversation
+from .conversation import conversation, conversations
 from .errors import ConfirmUnavailable, ModelNotFound, OllamaNbError, OptionError
 from .hosts import endpoint, mask
 from .options import parse_options
@@ -174,11 +174,16 @@ def history(context: Context, args: argparse.Namespace) -> None:
 
 @command("reset")
 @argument("name", nargs="?", default="default", metavar="NAME", help="the conversation (default: default)")
+@argument("--all", dest="every", action="store_true", help="empty every conversation")
 def reset(context: Context, args: argparse.Namespace) -> None:
-    """Empty a conversation kept with --chat NAME."""
-    chat = conversation(args.name)
-    chat.reset()
-    print(f"Conversation {chat.name!r} is empty.")
+    """Empty a conversation kept with --chat NAME (--all: every one)."""
+    chats = list(conversations.values()) if args.every else [conversation(args.name)]
+    for chat in chats:
+        chat.reset()
+    if not args.every:
+        print(f"Conversation {chats[0].name!r} is empty.")
+    else:
+        print(f"Every conversation is empty ({', '.join(repr(c.name) for c in chats) or 'none was kept'}).")
 
 
 @command("export")

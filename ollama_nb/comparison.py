@@ -120,11 +120,13 @@ class Comparison:
 
     def table(self) -> str:
         """The table as plain text (also the saved output's text fallback)."""
-        head = ("variant", "first token", "tokens/s", "total", "tokens", "tool calls", "context", "")
+        rows = self.rows()
+        problem = "problem" if any(r.outcome != "ok" for r in rows) else ""  # else the column is dropped
+        head = ("variant", "first token", "tokens/s", "total", "tokens", "tool calls", "context", problem)
         lines = [head] + [
             (r.label, _secs(r.first_token_s), f"{r.tokens_per_s:.1f}" if r.tokens_per_s else "–", _secs(r.total_s),
              str(r.tokens), str(r.tool_calls), r.context, "" if r.outcome == "ok" else r.outcome)
-            for r in self.rows()
+            for r in rows
         ]  # fmt: skip
         widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
         return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()

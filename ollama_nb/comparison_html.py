@@ -9,6 +9,7 @@ from typing import Any
 
 from .comparison import MIME, Comparison
 from .render import static_html, wrapped
+from .reply import TEXT_PREVIEW, clipped
 from .units import duration
 
 
@@ -17,9 +18,11 @@ def comparison_html(comparison: Comparison) -> str:
     heads = "".join(f"<th>{escape(v.label)}</th>" for v in comparison.variants)
     cells = []
     for reply, error in zip(comparison.replies, comparison.errors, strict=False):
-        inner = static_html(reply, style=False) if reply is not None and reply.received else ""
-        if error and not (reply is not None and reply.error):
-            inner += f'<div class="ollama-nb-problem">✗ {escape(error)}</div>'
+        received = reply is not None and reply.received
+        inner = static_html(reply, style=False) if reply is not None and received else ""
+        problem = error or (reply.error if reply is not None else None)  # a refusal: nothing was sent
+        if problem and not (reply is not None and received and (reply.error or reply.interrupted)):
+            inner += f'<div class="ollama-nb-problem">✗ {escape(problem)}</div>'
         cells.append(f"<td>{inner}</td>")
     columns = (f'<table class="ollama-nb-columns"><tr>{heads}</tr>'
                f"<tr>{''.join(cells)}</tr></table>")  # fmt: skip
@@ -27,9 +30,10 @@ def comparison_html(comparison: Comparison) -> str:
 
 
 def figures_html(comparison: Comparison) -> str:
-    """Time to first token, tokens/s, total time, tokens, tool calls, context use; the best
-    time and speed in bold."""
+    """Time to first token, tokens/s, total time, tokens, tool calls, context use, and what went
+    wrong when something did (a column of its own only then); the best time and speed in bold."""
     rows = comparison.rows()
+    problems = any(r.outcome != "ok" for r in rows)
     firsts = [r.first_token_s for r in rows if r.first_token_s is not None]
     speeds = [r.tokens_per_s for r in rows if r.tokens_per_s]
     totals = [r.total_s for r in rows if r.outcome == "ok"]
@@ -39,7 +43,7 @@ def figures_html(comparison: Comparison) -> str:
         return f"<b>{text}</b>" if winner else text
 
     head = "".join(f"<th>{h}</th>" for h in ("variant", "first token", "tokens/s", "total", "tokens", "tool calls",
-                                             "context", ""))  # fmt: skip
+                                             "context", *(["problem"] if problems else [])))  # fmt: skip
     body = []
     for r in rows:
         first = best(_cell(r.first_token_s), r.first_token_s, firsts, low=True)
@@ -52,7 +56,7 @@ def figures_html(comparison: Comparison) -> str:
         )
         body.append(f"<tr><td>{escape(r.label)}</td><td>{first}</td><td>{speed}</td>"
                     f"<td>{total}</td><td>{r.tokens:,}</td><td>{r.tool_calls}</td><td>{escape(r.context)}</td>"
-                    f"<td>{outcome}</td></tr>")  # fmt: skip
+                    f"{f'<td>{outcome}</td>' if problems else ''}</tr>")  # fmt: skip
     return f'<table class="ollama-nb-figures"><tr>{head}</tr>{"".join(body)}</table>'
 
 
@@ -67,7 +71,10 @@ def comparison_text(comparison: Comparison) -> str:
         comparison.variants, comparison.replies, comparison.errors, strict=False
     ):
         parts.append(f"── {variant.label} ──")
-        parts.append((reply.content.strip() if reply is not None else "") or f"[{error or 'no answer'}]")
+        answer, more = clipped((reply.content.strip() if reply is not None else ""), TEXT_PREVIEW)
+        parts.append(
+            f"{answer} … {more:,} characters more" if more else answer or f"[{error or 'no answer'}]"
+        )
     return "\n\n".join(parts)
 
 

@@ -21,7 +21,7 @@ from .plain import PlainView
 from .reply import Reply
 from .stream import Event
 from .trace import ModelTurn, ToolRound
-from .view import BoxView, close_all
+from .view import BoxView, close_all, display_live
 from .viewbase import NullView, View
 
 
@@ -77,7 +77,11 @@ class ComparisonView:
         self._handle: Any = None
 
     def show(self) -> None:
-        self._handle = display(self.root, display_id=True)
+        labels = ", ".join(v.label for v in self.sofar.variants)
+        self._handle = display_live(
+            self.root,
+            f"ollama_nb · comparing {labels}: this output becomes the answers and their table when done.",
+        )
 
     def view(self, index: int, variant: Variant) -> View:
         return _Column(self, index, self.views[index])

@@ -15,6 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from . import context, phases
+from .reply import SAVED_TOKEN_LIMIT, clipped
 from .trace import ContextUse, ModelTurn, RenderedPrompt, ToolRound, Trace
 from .units import duration
 
@@ -24,6 +25,13 @@ if TYPE_CHECKING:
 PHASE_COLOURS = {"load": "#9e9e9e", "wait": "#ffcc80", "prompt": "#90caf9", "other": "#e0e0e0",
                  "writing": "#1e88e5"}  # fmt: skip
 ROUND_OK, ROUND_FAILED = "#fb8c00", "#d32f2f"
+
+
+def more_html(count: int, what: str = "characters") -> str:
+    """The visible note under a text cut short for the saved output, or ''."""
+    if count <= 0:
+        return ""
+    return f'<div class="ollama-nb-more">… {count:,} {what} more (all of it is in _ollama, not in the saved output)</div>'
 
 
 # -- the context meter ---------------------------------------------------------------------------
@@ -86,9 +94,9 @@ _MARKERS = re.compile(
 
 def rendered_html(entry: RenderedPrompt, open_: bool = False) -> str:
     """The prompt as the model reads it, template markers shaded, in a collapsible block."""
+    shown, more = clipped(entry.text)
     marked = _MARKERS.sub(
-        lambda m: f'<span class="ollama-nb-marker">{m.group(0)}</span>',
-        escape(entry.text, quote=False),
+        lambda m: f'<span class="ollama-nb-marker">{m.group(0)}</span>', escape(shown, quote=False)
     )
     lines = entry.text.count("\n") + 1
     images = f" · {entry.image_count} image(s)" if entry.image_count else ""
@@ -96,7 +104,7 @@ def rendered_html(entry: RenderedPrompt, open_: bool = False) -> str:
         f'<details class="ollama-nb-rendered"{" open" if open_ else ""}><summary>'
         f"What the model reads: the prompt as its template renders it ({len(entry.text):,} characters, "
         f"{lines:,} lines{images})</summary>"
-        f"<pre>{marked}</pre></details>"
+        f"<pre>{marked}</pre>{more_html(more)}</details>"
     )
 
 
@@ -196,14 +204,26 @@ def _percent(p: float) -> str:
     return f"{100 * p:.0f} %" if p >= 0.01 else "<1 %"
 
 
+def _attribute(text: str) -> str:
+    """Text for a double-quoted attribute: its quotes and markup escaped, apostrophes left as
+    they are (a token's repr has two of them, which ``html.escape`` would make six bytes each)."""
+    return escape(text, quote=False).replace('"', "&quot;")
+
+
 def logprobs_html(logprobs: list[dict[str, Any]], open_: bool = True) -> str:
     """The answer token by token, each shaded by how unsure the model was (the less likely, the
-    darker), its probability and top alternatives on hover. A teaching view."""
-    spans, probabilities = [], []
+    darker), its probability and top alternatives on hover. A teaching view: its first
+    :data:`~ollama_nb.reply.SAVED_TOKEN_LIMIT` tokens are shaded, the summary counts them all."""
+    spans: list[str] = []
+    probabilities: list[float] = []
     for entry in logprobs:
         if not isinstance(entry, dict):
             continue
         token, p = str(entry.get("token", "")), _probability(entry)
+        if len(spans) >= SAVED_TOKEN_LIMIT:
+            if p is not None:
+                probabilities.append(p)
+            continue
         if p is None:
             spans.append(escape(token))
             continue
@@ -213,7 +233,7 @@ def logprobs_html(logprobs: list[dict[str, Any]], open_: bool = True) -> str:
         title = f"{token!r}: {_percent(p)}" + (f" · alternatives: {', '.join(others)}" if others else "")
         alpha = round(0.75 * (1 - p), 2)
         spans.append(
-            f'<span title="{escape(title)}" style="background:rgba(255,111,0,{alpha})">{escape(token)}</span>'
+            f'<span title="{_attribute(title)}" style="background:rgba(255,111,0,{alpha})">{escape(token)}</span>'
         )
     if not probabilities:
         return ""
@@ -223,4 +243,4 @@ def logprobs_html(logprobs: list[dict[str, Any]], open_: bool = True) -> str:
                f"{unsure:,} under 20 % (darker: less sure; hover for the alternatives)")  # fmt: skip
     return (f'<details class="ollama-nb-logprobs"{" open" if open_ else ""}><summary>'
             f'{escape(summary)}</summary><div class="ollama-nb-tokens">{"".join(spans)}</div>'
-            "</details>")  # fmt: skip
+            f"{more_html(len(logprobs) - SAVED_TOKEN_LIMIT, 'tokens')}</details>")  # fmt: skip

@@ -34,6 +34,10 @@ from .standin import Cassette, StandInServer
 
 PACKAGE = Path(__file__).resolve().parent
 MANIFEST = ".ollama_nb-copied.json"  # what was copied, by hash: tells an edited copy from a stale one
+LAB_SETTINGS = ".ollama_nb-lab-settings"  # JupyterLab's application settings for this lab, in the copy
+# Defaults for this lab only (your own JupyterLab settings still win): no pop-up asking to fetch
+# Jupyter news and no update check, which would reach the internet from a tutorial.
+QUIET = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False}}
 
 
 def shipped() -> Path:
@@ -66,6 +70,19 @@ def working_copy(folder: Path, source: Path | None = None) -> list[str]:
         copied[name] = new
     manifest_path.write_text(json.dumps(copied, indent=1, sort_keys=True))
     return kept
+
+
+def lab_settings(folder: Path, installed: Path) -> Path:
+    """JupyterLab's application settings for this lab: the installation's (``installed``), plus
+    :data:`QUIET` as a default. Returns the folder to pass as ``--LabApp.app_settings_dir``."""
+    target = folder / LAB_SETTINGS
+    if target.exists():
+        shutil.rmtree(target)
+    if installed.is_dir():
+        shutil.copytree(installed, target)
+    (target / "overrides.d").mkdir(parents=True, exist_ok=True)
+    (target / "overrides.d" / "ollama_nb.json").write_text(json.dumps(QUIET, indent=1))
+    return target
 
 
 def cassettes(folder: Path) -> Cassette | None:
@@ -160,11 +177,15 @@ def main(argv: list[str] | None = None) -> int:
         model_line = (f"Model server: no Ollama answered at {host}, so the bundled stand-in answers {where}\n"
                       f"  (recorded answers from {folder / 'cassettes'}, else its demo model; install Ollama "
                       "for real answers)")  # fmt: skip
+    from jupyterlab.commands import get_app_dir  # type: ignore[import-untyped]
+
+    settings = lab_settings(folder, Path(get_app_dir()) / "settings")
     port, token = args.port or _free_port(), secrets.token_urlsafe(16)
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={port}",
                f"--ServerApp.root_dir={folder}", f"--IdentityProvider.token={token}",
                "--ServerApp.log_level=WARN", "--LabApp.log_level=WARN", "--ServerApp.answer_yes=True",
+               f"--LabApp.app_settings_dir={settings}", "--ServerApp.jpserver_extensions=ollama_nb.saving=True",
                *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
                *jupyter_args]  # fmt: skip
     process = subprocess.Popen(command)

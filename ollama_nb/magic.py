@@ -24,6 +24,7 @@ from .kernel import kernel_parent
 from .options import option_values, parse_options, split
 from .pipeline import is_model
 from .prompt import resolve
+from .reply import clipped
 from .schema import SchemaError, tool_spec
 from .settings import THINK_LEVELS, Settings, defaults
 from .stream import ToolCall
@@ -251,7 +252,11 @@ class OllamaMagics(Magics):
             raise UsageError(_as_option(exc)) from None
         rendered = api.render_prompt(prompt, settings=settings, chat=args.chat, cell=_cell_key(line, cell))
         html = render.wrapped(inside_html.rendered_html(rendered, open_=True))
-        display({"text/html": html, "text/plain": rendered.text}, raw=True)
+        text, more = clipped(rendered.text)  # the whole text is in --out VAR
+        display(
+            {"text/html": html, "text/plain": f"{text} … {more:,} characters more" if more else text},
+            raw=True,
+        )
         if args.out:
             self._namespace[args.out] = rendered
 

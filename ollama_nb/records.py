@@ -1,7 +1,7 @@
 """Saved records read back: one entry point for every kind a notebook keeps.
 
 A saved output carries its record under a MIME type that says its kind: a reply
-(:data:`ollama_nb.reply.MIME`, versions 1 and 2) or a comparison
+(:data:`ollama_nb.reply.MIME`, versions 1 to 3) or a comparison
 (:data:`ollama_nb.comparison.MIME`, version 1, holding one reply record per variant). Each is
 validated with pydantic on the way in; whatever is wrong is one :class:`RecordError`.
 """

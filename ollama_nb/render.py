@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from . import inside_html, phases
 from .markdown import to_html
-from .reply import MIME, Reply
+from .reply import MIME, TEXT_PREVIEW, Reply, clipped
 from .stream import Metrics
 from .trace import ToolRound, Trace
 from .units import duration
@@ -129,16 +129,21 @@ def _pretty(values: dict[str, Any]) -> str:
 
 
 def _section(title: str, text: str, error: bool = False) -> str:
+    """A titled block of text, cut at :data:`~ollama_nb.reply.SAVED_TEXT_LIMIT` characters with
+    a visible note of how much more there is (the whole text stays in ``_ollama``)."""
     klass = ' class="ollama-nb-error-text"' if error else ""
-    return f"<div><b>{escape(title)}</b><pre{klass}>{escape(text)}</pre></div>"
+    shown, more = clipped(text)
+    return f"<div><b>{escape(title)}</b><pre{klass}>{escape(shown)}</pre>{inside_html.more_html(more)}</div>"
 
 
 timeline_svg = inside_html.timeline_svg  # model turns split into load, prompt and writing; tool calls
 
 
-def static_html(reply: Reply, *, style: bool = True) -> str:
+def static_html(reply: Reply, *, style: bool = True, raised: bool = False) -> str:
     """The output a saved notebook keeps: readable in JupyterLab, nbconvert and on GitHub.
-    ``style=False`` leaves out the stylesheet, for a page that has it once (the chat transcript)."""
+    ``style=False`` leaves out the stylesheet, for a page that has it once (the chat transcript).
+    ``raised``: the cell also ends with the :class:`Interrupted` error, whose one line says the
+    answer is partial, so the output does not say it again."""
     trace = reply.trace
     parts = [f'<div class="ollama-nb">{style_tag() if style else ""}']
     if reply.thinking:
@@ -150,7 +155,7 @@ def static_html(reply: Reply, *, style: bool = True) -> str:
     parts.extend(round_html(r) for r in trace.rounds)
     parts.extend(notice_html(n) for n in notices(reply))
     parts.append("</div>")
-    parts.append(reply_status_html(reply))
+    parts.append(reply_status_html(reply, raised=raised))
     if reply.logprobs:
         parts.append(inside_html.logprobs_html(reply.logprobs, open_=False))
     parts.append(inside_html.time_html(trace))
@@ -176,8 +181,11 @@ def notice_html(text: str) -> str:
     return f'<div class="ollama-nb-notice">{escape(text)}</div>'
 
 
-def problem_html(reply: Reply) -> str:
-    """One line in the error colour when the answer stopped early, else ''."""
+def problem_html(reply: Reply, *, raised: bool = False) -> str:
+    """One line in the error colour when the answer stopped early, else ''. An interrupt the
+    cell raises is said by its error line only (``raised``)."""
+    if reply.interrupted and raised:
+        return ""
     if reply.interrupted:
         return '<div class="ollama-nb-problem">■ Interrupted: the answer above is partial.</div>'
     if reply.error:
@@ -185,12 +193,12 @@ def problem_html(reply: Reply) -> str:
     return ""
 
 
-def reply_status_html(reply: Reply) -> str:
+def reply_status_html(reply: Reply, *, raised: bool = False) -> str:
     """The problem line, if any, the status line (in the error colour when the call failed), and
     the context meter with any warning."""
     failed = " ollama-nb-failed" if (reply.error or reply.interrupted) else ""
     meter = inside_html.meter_html(reply.context, reply.chat) if reply.context is not None else ""
-    return f'{problem_html(reply)}<div class="ollama-nb-status{failed}">{escape(reply_status(reply))}</div>{meter}'
+    return f'{problem_html(reply, raised=raised)}<div class="ollama-nb-status{failed}">{escape(reply_status(reply))}</div>{meter}'
 
 
 def prompt_html(trace: Trace) -> str:
@@ -237,12 +245,14 @@ def status_html(status: LiveStatus) -> str:
     return f'<div class="ollama-nb-status">{escape(text)}</div>'
 
 
-def static_text(reply: Reply) -> str:
-    """The text/plain fallback: the answer, problems, the status line and one line per tool call."""
-    lines = [reply.content.rstrip()]
+def static_text(reply: Reply, *, raised: bool = False) -> str:
+    """The text/plain fallback: the answer (its first :data:`TEXT_PREVIEW` characters: the HTML
+    and the record keep it whole), problems, the status line and one line per tool call."""
+    answer, more = clipped(reply.content.rstrip(), TEXT_PREVIEW)
+    lines = [f"{answer} … {more:,} characters more" if more else answer]
     lines += notices(reply)
-    if reply.interrupted:
-        lines.append("[interrupted: the answer above is partial]")
+    if reply.interrupted:  # unless the cell's error line says it
+        lines.append("" if raised else "[interrupted: the answer above is partial]")
     elif reply.error:
         lines.append(f"[error] {reply.error}")
     lines.append(reply_status(reply))
@@ -256,6 +266,9 @@ def record(reply: Reply) -> dict[str, Any]:
     return reply.to_record()
 
 
-def static_bundle(reply: Reply) -> dict[str, Any]:
-    """The MIME bundle of the output left in the notebook; the JSON part is for machines."""
-    return {"text/html": static_html(reply), "text/plain": static_text(reply), MIME: record(reply)}
+def static_bundle(reply: Reply, *, raised: bool = False) -> dict[str, Any]:
+    """The MIME bundle of the output left in the notebook; the JSON part is for machines. The
+    answer is kept whole twice: in the HTML people read and in the record ``load_replies``
+    reads (in its messages); the text fallback holds its beginning."""
+    return {"text/html": static_html(reply, raised=raised), "text/plain": static_text(reply, raised=raised),
+            MIME: record(reply)}  # fmt: skip

@@ -19,8 +19,15 @@ from .trace import ContextUse, ModelTurn, Notice, RenderedPrompt, ToolRound, Tra
 
 MIME = "application/vnd.ollama-nb.reply+json"
 Status = Literal["ok", "error", "interrupted", "max_rounds", "cut"]
-FORMAT_VERSION = 2
-SAVED_TEXT_LIMIT = 20_000  # characters of any one argument, result or prompt kept in a saved record
+FORMAT_VERSION = 3
+SAVED_TEXT_LIMIT = 20_000  # characters of any one argument, result or prompt kept in a saved output
+SAVED_TOKEN_LIMIT = 500  # token probabilities kept in a saved output (the shaded answer)
+TEXT_PREVIEW = 1_000  # characters of the answer in a saved output's text fallback
+
+
+def clipped(text: str, limit: int = SAVED_TEXT_LIMIT) -> tuple[str, int]:
+    """The first ``limit`` characters of ``text`` and how many were left out."""
+    return (text, 0) if len(text) <= limit else (text[:limit], len(text) - limit)
 
 
 @dataclass
@@ -110,9 +117,25 @@ class Reply:
     # -- the saved record ----------------------------------------------------------------------
     def to_record(self, limit: int = SAVED_TEXT_LIMIT) -> dict[str, Any]:
         """Plain JSON for the saved output: this cell's own messages only (a conversation is
-        rebuilt from its cells), long texts capped with a note of their full size."""
+        rebuilt from its cells), long texts capped with a note of their full size.
+
+        The answer (``content``, ``thinking``) is kept whole, once: the assistant message that
+        holds all of it leaves it out, and ``answer_at`` says which message that is (version 3)."""
         data = _RECORD.dump_python(_Record.of(self), mode="json", fallback=repr)
-        return {"version": FORMAT_VERSION, **_capped(data, limit)}
+        answer = {key: data.pop(key) for key in _ANSWER}
+        messages = [_capped_message(m, limit) for m in data.pop("messages")]
+        record = {"version": FORMAT_VERSION, **_capped(data, limit), **answer, "messages": messages}
+        at = {}
+        for key, text in answer.items():
+            holders = [
+                i
+                for i, m in enumerate(messages)
+                if text and m.get("role") == "assistant" and m.get(key) == text
+            ]
+            if len(holders) == 1:
+                del messages[holders[0]][key]
+                at[key] = holders[0]
+        return {**record, "answer_at": at} if at else record
 
     @classmethod
     def from_record(cls, record: Any) -> Reply:
@@ -122,9 +145,11 @@ class Reply:
         version = record.get("version")
         if version == 1:
             record = _upgrade_v1(record)
-        elif version != FORMAT_VERSION:
+        elif version == FORMAT_VERSION:
+            record = _answer_back(record)
+        elif version != 2:
             raise ValueError(
-                f"unknown record version {version!r} (this ollama_nb reads 1 and {FORMAT_VERSION})"
+                f"unknown record version {version!r} (this ollama_nb reads 1 to {FORMAT_VERSION})"
             )
         try:
             saved = _RECORD.validate_python({k: v for k, v in record.items() if k != "version"})
@@ -160,7 +185,8 @@ class _Record:
     def of(cls, reply: Reply) -> _Record:
         return cls(reply.model, reply.own_messages, reply.trace, reply.content, reply.thinking, reply.metrics,
                    reply.done_reason, reply.error, reply.interrupted, reply.max_rounds_reached,
-                   _plain(reply.parsed), reply.history, reply.chat, [_slim(p) for p in reply.logprobs])  # fmt: skip
+                   _plain(reply.parsed), reply.history, reply.chat,
+                   [_slim(p) for p in reply.logprobs[:SAVED_TOKEN_LIMIT]])  # fmt: skip
 
     def reply(self) -> Reply:
         return Reply(self.model, self.messages, self.trace, self.content, self.thinking, self.metrics,
@@ -178,11 +204,40 @@ def _plain(value: Any) -> Any:
 
 
 def _slim(logprob: dict[str, Any]) -> dict[str, Any]:
-    """A token's probability without its bytes (the token's text says it): half the size saved."""
+    """A token's probability without its bytes (the token's text says it), to four significant
+    digits (the shaded view shows percents): a third of the size saved."""
     kept: dict[str, Any] = {k: logprob[k] for k in ("token", "logprob") if k in logprob}
+    if isinstance(kept.get("logprob"), float):
+        kept["logprob"] = float(f"{kept['logprob']:.4g}")
     if isinstance(logprob.get("top_logprobs"), list):
         kept["top_logprobs"] = [_slim(t) for t in logprob["top_logprobs"] if isinstance(t, dict)]
     return kept
+
+
+_ANSWER = ("content", "thinking")  # the model's own words: kept whole in a saved record
+
+
+def _answer_back(record: dict[str, Any]) -> dict[str, Any]:
+    """A version 3 record with the answer put back into the message it was left out of."""
+    at, messages = record.get("answer_at") or {}, record.get("messages")
+    rest = {k: v for k, v in record.items() if k != "answer_at"}
+    if not at:
+        return rest
+    for key, index in at.items() if isinstance(at, dict) else [("answer_at", at)]:
+        if not (key in _ANSWER and isinstance(index, int) and isinstance(messages, list)
+                and 0 <= index < len(messages) and isinstance(messages[index], dict)):  # fmt: skip
+            raise ValueError(f"answer_at: {key}: {index!r} is not the index of a message")
+    filled = list(messages)  # type: ignore[arg-type]
+    for key, index in at.items():
+        filled[index] = {**filled[index], key: record.get(key, "")}
+    return {**rest, "messages": filled}
+
+
+def _capped_message(message: Any, limit: int) -> Any:
+    """A message with its long texts capped, except the model's own words (the answer)."""
+    if not (isinstance(message, dict) and message.get("role") == "assistant"):
+        return _capped(message, limit)
+    return {k: v if k in _ANSWER else _capped(v, limit) for k, v in message.items()}
 
 
 def _capped(value: Any, limit: int) -> Any:

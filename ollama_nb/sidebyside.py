@@ -47,12 +47,15 @@ def run(
 
     def ask(index: int) -> None:
         variant = comparison.variants[index]
+        view: View = NullView()
         try:
-            view = make_view(index, variant) if make_view else NullView()
+            view = make_view(index, variant) if make_view else view
             comparison.replies[index] = pipeline.run(variant_settings(settings, variant), prompt, view,
                                                      cancel=cancel)  # fmt: skip
         except OllamaNbError as exc:
             comparison.replies[index], comparison.errors[index] = exc.reply, str(exc)
+            if exc.reply is not None and not exc.reply.trace.turns:  # refused before sending: say it
+                view.finish(exc.reply)  # in its column, which heard nothing yet
         except Interrupted as exc:  # what arrived is kept
             comparison.replies[index], comparison.errors[index] = exc.reply, "interrupted"
             if not parallel:

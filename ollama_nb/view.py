@@ -33,6 +33,7 @@ from .kernel import kernel_parent, parent_msg_id, widgets_available
 from .markdown import BlockSplitter, to_html
 from .plain import PlainView
 from .reply import Reply
+from .saving import LIVE
 from .stream import Done, Event, TextDelta, ThinkingDelta
 from .trace import ModelTurn, ToolRound
 from .viewbase import NullView
@@ -292,7 +293,10 @@ class CellView(_LiveView):
 
     def show(self) -> None:
         self._cleared.start()
-        self._handle = display(self.widget, display_id=True)
+        self._handle = display_live(
+            self.widget,
+            f"ollama_nb · {self.status.model} is answering: this output becomes its answer when done.",
+        )
 
     def finish(self, reply: Reply) -> None:
         """Replace the live widgets by the static output the saved notebook keeps, and close
@@ -302,7 +306,12 @@ class CellView(_LiveView):
             self.status.phase = "finishing"
             self._final_draw()
             # nothing arrived (server down, unknown model): the error message says it all
-            bundle = render.static_bundle(reply) if reply.received else {"text/plain": ""}
+            # an interrupt is said once, by the line the cell ends with (Interrupted)
+            bundle = (
+                render.static_bundle(reply, raised=reply.interrupted)
+                if reply.received
+                else {"text/plain": ""}
+            )
             if self._handle is not None and not self._cleared.stop():
                 self._handle.update(bundle, raw=True)
             else:  # a tool cleared the cell's output (clear_output): the answer comes back below
@@ -346,6 +355,14 @@ class BoxView(_LiveView):
         """Stop was pressed: say so at once, whatever the thread is doing."""
         if self.status.phase not in ("done", "failed"):
             self._set_status(phase="stopping", tool=None)
+
+
+def display_live(widget: widgets.Widget, text: str, handle: bool = True) -> Any:
+    """Display a live view: its text fallback says what it is (a front end without widgets, a
+    papermill log, show it), and its :data:`~ollama_nb.saving.LIVE` mark keeps it out of a
+    notebook that Jupyter Server saves."""
+    bundle = {**widget._repr_mimebundle_(), "text/plain": text}
+    return display(bundle, raw=True, metadata=LIVE, display_id=handle or None)
 
 
 class _ClearWatch:

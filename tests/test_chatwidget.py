@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import http.server
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,13 @@ def add_two_numbers(a: int, b: int) -> int:
     return a + b
 
 
+def _box(*args, **kwargs) -> ChatWidget:
+    """A chat box, once its model picker is filled (in the background)."""
+    chat = ChatWidget(*args, **kwargs)
+    chat.models_loaded.result(10)
+    return chat
+
+
 def _status(chat: ChatWidget, message: int) -> str:
     """The status line of the reply to the ``message``-th message (from 0)."""
     return chat.history.children[2 * message + 1].children[-1].value
@@ -32,7 +40,7 @@ def _wait_for(condition, timeout: float = 5.0) -> None:
 
 
 def test_messages_stream_in_and_the_conversation_goes_on(server):
-    chat = ChatWidget(model="llama3.2", tools=[add_two_numbers], host=server.url, system="Be short.")
+    chat = _box(model="llama3.2", tools=[add_two_numbers], host=server.url, system="Be short.")
     assert chat.picker.value == "llama3.2:latest" and "qwen3:latest" in dict(chat.picker.options).values()
     server.push(
         Turn(tool_calls=[{"name": "add_two_numbers", "arguments": {"a": 3, "b": 1}}]),
@@ -55,7 +63,7 @@ def test_messages_stream_in_and_the_conversation_goes_on(server):
 
 
 def test_stop_ends_a_reply_in_flight_and_keeps_what_streamed(server):
-    chat = ChatWidget(model="llama3.2", host=server.url)
+    chat = _box(model="llama3.2", host=server.url)
     server.push(Turn(content="word " * 500, delay=0.01), Turn(content="Still here."))
     future = chat.ask("Ramble on.")
     view = chat.history.children[1]
@@ -70,7 +78,7 @@ def test_stop_ends_a_reply_in_flight_and_keeps_what_streamed(server):
 
 
 def test_stop_while_waiting_for_the_first_chunk_frees_the_box_at_once(server):
-    chat = ChatWidget(model="llama3.2", host=server.url)
+    chat = _box(model="llama3.2", host=server.url)
     server.push(Turn(content="Late.", delay=2.0), Turn(content="Next one."))
     future = chat.ask("Slow?")
     _wait_for(lambda: server.state.chats())  # the request is out, nothing has come back
@@ -83,7 +91,7 @@ def test_stop_while_waiting_for_the_first_chunk_frees_the_box_at_once(server):
 
 
 def test_rapid_messages_are_queued_and_all_answered_in_order(server):
-    chat = ChatWidget(model="llama3.2", host=server.url)
+    chat = _box(model="llama3.2", host=server.url)
     server.push(*[Turn(content=f"Answer {i}.", delay=0.005) for i in range(10)])
     futures = [chat.ask(f"Question {i}?") for i in range(10)]
     assert "queued" in _status(chat, 9)
@@ -96,7 +104,7 @@ def test_rapid_messages_are_queued_and_all_answered_in_order(server):
 
 
 def test_no_model_is_said_in_the_box_words(server):
-    chat = ChatWidget(host="http://127.0.0.1:9")
+    chat = _box(host="http://127.0.0.1:9")
     assert chat.picker.options == ()
     assert chat.ask("hello", wait=True).result() is None
     status = _status(chat, 0)
@@ -105,7 +113,7 @@ def test_no_model_is_said_in_the_box_words(server):
 
 
 def test_a_server_that_is_not_there_is_said_in_the_box_words():
-    chat = ChatWidget(model="llama3.2", host="http://127.0.0.1:9")
+    chat = _box(model="llama3.2", host="http://127.0.0.1:9")
     assert chat.ask("hello", wait=True).result(10) is None
     status = html.unescape(_status(chat, 0))
     assert "No Ollama answered at http://127.0.0.1:9" in status and "ChatWidget(host=...)" in status
@@ -113,26 +121,26 @@ def test_a_server_that_is_not_there_is_said_in_the_box_words():
 
 
 def test_the_picker_marks_models_that_cannot_use_the_tools(server):
-    chat = ChatWidget(model="llama3.2", tools=[add_two_numbers], host=server.url)
+    chat = _box(model="llama3.2", tools=[add_two_numbers], host=server.url)
     labels = dict((value, label) for label, value in chat.picker.options)
     assert labels["gemma:2b"] == "gemma:2b (cannot use tools)" and labels["qwen3:latest"] == "qwen3:latest"
     chat.picker.value = "gemma:2b"
     assert chat.ask("What is 3 + 1?", wait=True).result() is None
     assert "gemma:2b cannot use this box's tools (add_two_numbers)" in html.unescape(_status(chat, 0))
     assert server.state.chats() == []
-    plain = ChatWidget(model="llama3.2", host=server.url)
+    plain = _box(model="llama3.2", host=server.url)
     assert "gemma:2b" in dict(plain.picker.options)  # without tools, nothing to mark
 
 
 def test_errors_in_the_box_are_escaped(server):
-    chat = ChatWidget(model="llama3.2", host=server.url)
+    chat = _box(model="llama3.2", host=server.url)
     server.push(Turn(status=500, error="<b>runner</b> crashed"))
     chat.ask("hi", wait=True)
     status = _status(chat, 0)
     assert "&lt;b&gt;runner&lt;/b&gt; crashed" in status and "<b>runner" not in status
     odd = Model("<i>odd</i>:latest", "odd", "1B", ("completion",))
     with StandInServer(models=(odd,)) as other:  # a refusal before anything is sent
-        chat = ChatWidget(model=odd.name, tools=[add_two_numbers], host=other.url)
+        chat = _box(model=odd.name, tools=[add_two_numbers], host=other.url)
         chat.ask("hi", wait=True)
     status = _status(chat, 0)
     assert "&lt;i&gt;odd&lt;/i&gt;" in status and "<i>" not in status
@@ -169,7 +177,7 @@ def html_page() -> Iterator[str]:
 
 
 def test_an_unexpected_failure_is_one_line_and_the_box_lives_on(html_page, server):
-    chat = ChatWidget(model="llama3.2", host=html_page)
+    chat = _box(model="llama3.2", host=html_page)
     future = chat.ask("hi")
     assert future.result(10).error.startswith("An HTML page came from")  # said, not a traceback
     status = _status(chat, 0)
@@ -182,7 +190,7 @@ def test_an_unexpected_failure_is_one_line_and_the_box_lives_on(html_page, serve
 
 
 def test_an_exception_that_is_not_the_servers_is_one_line_too(server):
-    chat = ChatWidget(model="llama3.2", host=server.url, tools=[42])  # not a function
+    chat = _box(model="llama3.2", host=server.url, tools=[42])  # not a function
     assert chat.ask("hi").result(10) is None
     status = html.unescape(_status(chat, 0))
     assert "✗ 'int' is not callable" in status and status.count("\n") == 0
@@ -190,7 +198,7 @@ def test_an_exception_that_is_not_the_servers_is_one_line_too(server):
 
 
 def test_the_transcript_reads_without_the_widget(server):
-    chat = ChatWidget(model="llama3.2", host=server.url)
+    chat = _box(model="llama3.2", host=server.url)
     assert "no model" not in repr(chat) and "ChatWidget(" not in repr(chat)
     assert "0 replies" in chat.transcript_html()
     server.push(Turn(content="It is **4**."))
@@ -200,3 +208,46 @@ def test_the_transcript_reads_without_the_widget(server):
     assert "What is three plus one?" in page and "<strong>4</strong>" in page
     assert '<details class="ollama-nb-transcript' not in page  # open, not folded away
     assert page.count("<style>") == 1
+
+
+def test_a_server_that_accepts_and_never_answers_does_not_hold_up_the_box():
+    with socket.socket() as listener:  # accepts connections, never says a word
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        made: list[ChatWidget] = []
+        maker = threading.Thread(
+            target=lambda: made.append(
+                ChatWidget(model="llama3.2", host=f"http://127.0.0.1:{listener.getsockname()[1]}")
+            ),
+            daemon=True,
+        )
+        maker.start()
+        maker.join(10)  # not a speed: without the server's answer, the old box never came back
+        assert not maker.is_alive(), "ChatWidget() waited for a server that never answers"
+        (chat,) = made
+        assert chat.picker.value == "llama3.2" and chat.model == "llama3.2"  # usable at once
+        assert not chat.models_loaded.done()  # the list is still being asked for
+        connection, _ = listener.accept()
+        connection.close()  # the server goes away: the picker keeps what it has
+    chat.models_loaded.result(10)
+    assert chat.picker.value == "llama3.2"
+
+
+def test_clear_starts_afresh_for_the_next_group(server):
+    chat = _box(model="llama3.2", host=server.url)
+    server.push(Turn(content="Hello Ada."), Turn(content="I do not know your name."))
+    chat.ask("My name is Ada.", wait=True)
+    assert len(chat.conversation) == 1 and not chat.clear.disabled
+    chat.clear.click()
+    assert chat.replies == [] and chat.history.children == () and len(chat.conversation) == 0
+    assert "0 replies" in chat.transcript_html()
+    chat.ask("What is my name?", wait=True)
+    assert [m["role"] for m in server.state.chats()[-1]["messages"]] == ["user"]  # nothing from before
+
+
+def test_the_demo_models_note_is_true_in_the_box_too():
+    with StandInServer() as demo:  # the demo model, as make lab runs it without Ollama
+        chat = _box(model="llama3.2", host=demo.url)
+        reply = chat.ask("What is the airspeed of an unladen swallow?", wait=True).result(10)
+    assert "stand-in server" in reply.content and "knows only the tutorials' questions" in reply.content
+    assert "this cell" not in reply.content  # a message in a chat box is not a cell

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
+import httpx
 import nbformat
 
 from ollama_nb.lab import _loopback_port, banner, start_stand_in, working_copy
@@ -84,6 +88,8 @@ def test_the_wheel_carries_the_tutorials_and_the_launcher_copies_them(tmp_path):
     tutorials = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert {f"ollama_nb/notebooks/{n}" for n in tutorials} <= set(names)
     assert "ollama_nb/notebooks/cassettes/demo.json" in names
+    hook = ".data/data/etc/jupyter/jupyter_server_config.d/ollama_nb.json"
+    assert any(n.endswith(hook) for n in names)  # installing enables the pre-save hook beside it
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True, timeout=300)  # fmt: skip
@@ -108,3 +114,52 @@ def test_a_busy_port_is_one_line_suggesting_another(tmp_path):
     assert done.stderr.strip() == (
         f"Port {port} is in use (an Ollama already running?): pick another with --port, e.g. --port {port + 1}"
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_the_lab_asks_nobody_about_jupyter_news_and_saves_through_the_hook(tmp_path):
+    """JupyterLab shows its "get notified about official Jupyter news?" pop-up while this
+    setting's value is "none": the lab makes its default "false" (a user's own setting still wins)."""
+    env = {**os.environ, "OLLAMA_HOST": f"http://127.0.0.1:{_free_port()}",
+           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}  # fmt: skip
+    log = tmp_path / "lab.log"
+    command = [sys.executable, "-m", "ollama_nb.lab", "--folder", str(tmp_path / "tutorials"), "--no-browser",
+               f"--port={_free_port()}", f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]  # fmt: skip
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "Stop with Ctrl-C." not in log.read_text() and process.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.3)
+        found = re.search(r"open (http://\S+)/lab\?token=(\S+)", log.read_text())
+        assert found, log.read_text()[-2000:]
+        url, token = found.groups()
+        headers = {"Authorization": f"token {token}"}
+        notification = httpx.get(f"{url}/lab/api/settings/@jupyterlab/apputils-extension:notification",
+                                 headers=headers, timeout=30).json()  # fmt: skip
+        defaults = {k: v.get("default") for k, v in notification["schema"]["properties"].items()}
+        assert "fetchNews" not in notification["settings"]  # this user never answered: the default counts
+        assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("ChatWidget()", outputs=[
+            nbformat.v4.new_output("display_data", data={"text/plain": "box"}, metadata={"ollama_nb": "live"}),
+            nbformat.v4.new_output("display_data", data={"text/plain": "transcript"})])])  # fmt: skip
+        saved = httpx.put(f"{url}/api/contents/saved.ipynb", headers=headers, timeout=30,
+                          json={"type": "notebook", "format": "json", "content": notebook})  # fmt: skip
+        assert saved.is_success, saved.text
+        kept = nbformat.read(tmp_path / "tutorials" / "saved.ipynb", 4).cells[0].outputs
+        assert [o["data"]["text/plain"] for o in kept] == ["transcript"]  # the live box left out
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ollama_nb"
 FRONTS = {"__init__", "api", "magic", "commands", "chatwidget", "lab", "transformers"}
 PIPELINE = {"pipeline", "sidebyside", "models"}
 VIEWS = {"views", "plain", "view", "clock", "comparisonview", "kernel", "progressview"}
-RENDER = {"render", "inside_html", "comparison_html", "markdown", "persist"}
+RENDER = {"render", "inside_html", "comparison_html", "markdown", "persist", "saving"}
 ADAPTER = {"ollama_backend"}
 
 

@@ -226,6 +226,7 @@ def answer(ask: Ask) -> Answer:
     return Answer(
         "This is the **stand-in server** bundled with ollama_nb: a demo model with no weights, which "
         f"knows only the tutorials' questions, so it cannot answer\n\n{quoted}\n\n"
-        "With a real Ollama (`ollama serve`, then `ollama pull llama3.2`) this cell streams a real answer.",
+        "With a real Ollama (`ollama serve`, then `ollama pull llama3.2`), the same question gets a "
+        "real answer.",
         "This question is not one the demo model knows.",
     )

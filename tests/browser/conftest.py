@@ -53,6 +53,11 @@ def jupyter(
     (settings / "notification.jupyterlab-settings").write_text(
         '{"fetchNews": "false", "checkForUpdates": false}'
     )
+    enabled = (
+        root / ".config" / "jupyter_server_config.d"
+    )  # as installing ollama_nb enables its pre-save hook
+    enabled.mkdir(parents=True)
+    shutil.copy(ROOT / "jupyter-config" / "jupyter_server_config.d" / "ollama_nb.json", enabled)
     env = {**os.environ, "OLLAMA_HOST": model_server.url, "JUPYTER_CONFIG_DIR": str(root / ".config"),
            "JUPYTER_RUNTIME_DIR": str(root / ".runtime"), "JUPYTERLAB_SETTINGS_DIR": str(root / ".settings")}  # fmt: skip
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",

@@ -12,11 +12,15 @@ from pathlib import Path
 import httpx
 import nbformat
 import pytest
+from nbconvert import MarkdownExporter
 
+from ollama_nb.render import stylesheet
 from ollama_nb.standin import Turn
 
 from .conftest import shot, write_notebook
 from .test_lab import NOTEBOOK, SLOW_TOOL, cell, open_notebook, output_text, run, run_and_wait, wait_done
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 ANSWER = """Here is a **table** and some `code`:
 
@@ -230,6 +234,7 @@ def test_chat_box_reopened_without_widget_state_shows_its_transcript(page, jupyt
     time.sleep(0.5)
     saved = nbformat.read(root / "chatsaved.ipynb", as_version=4)
     assert "widgets" not in saved.metadata
+    assert [WIDGET in o.get("data", {}) for o in saved.cells[0].outputs] == [False]  # the transcript only
     page.goto("about:blank")
     for kernel in httpx.get(f"{url}/api/kernels").json():  # the box's widget models go with its kernel
         httpx.delete(f"{url}/api/kernels/{kernel['id']}")
@@ -243,7 +248,33 @@ def test_chat_box_reopened_without_widget_state_shows_its_transcript(page, jupyt
     assert "ollama_nb chat · llama3.2:latest · 1 reply" in text
     assert "What is three plus one?" in text and "The answer is 4." in text
     assert "ChatWidget(children" not in output_text(page, 0)
+    assert "Error displaying widget" not in output_text(page, 0)  # nothing reads as an error
     assert not cell(page, 0).locator(".ollama-nb-chat").count()  # the box itself is gone with its kernel
+
+
+def test_a_notebook_saved_in_jupyterlab_keeps_one_stylesheet_and_reads_as_markdown(
+    page, jupyter, model_server
+):
+    url, root = jupyter
+    model_server.push(Turn(content="The **first** answer."), Turn(content="The second answer."))
+    cells = ["%load_ext ollama_nb", "%%ollama -m llama3.2\nOne?", "%%ollama -m llama3.2\nTwo?"]
+    open_notebook(page, url, write_notebook(root, "twostyles.ipynb", cells))
+    run_and_wait(page, 0, 1, 2)
+    cell(page, 2).get_by_text("The second answer.").wait_for(timeout=15_000)
+    page.keyboard.press("Control+s")
+    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=10_000)
+    time.sleep(0.5)
+    saved = nbformat.read(root / "twostyles.ipynb", as_version=4)
+    markdown, _ = MarkdownExporter().from_notebook_node(saved)
+    assert markdown.count(stylesheet()) == 1  # not once per answer
+    assert "The <strong>first</strong> answer." in markdown and "The second answer." in markdown
+    page.goto("about:blank")
+    open_notebook(page, url, "twostyles.ipynb")  # reopened: both styled by the one stylesheet
+    status = cell(page, 2).locator(".ollama-nb-status")
+    status.wait_for(timeout=15_000)
+    assert status.evaluate("e => getComputedStyle(e).fontSize") != cell(page, 2).locator(
+        ".ollama-nb-answer p"
+    ).evaluate("e => getComputedStyle(e).fontSize")  # the status line is smaller: styled
 
 
 def test_chat_box_in_notebook_7(page, jupyter, model_server):
