@@ -102,3 +102,17 @@ class Interrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[33mInterrupted\x1b[0m: {self}"]
+
+
+class McpError(OllamaNbError):
+    """An MCP tool server that cannot be used: the SDK missing, an unknown name, a server that
+    does not start or does not answer. Says which server and where its log is."""
+
+
+class ToolFailed(Exception):
+    """A tool call that failed in words of its own (an MCP server's error text, a crash, a
+    timeout): the message is what the model and the trace get, without an exception name."""
+
+
+class ToolClash(OllamaNbError, SchemaError):
+    """Two different tools offered under one name (two MCP servers, or a server and a function)."""
