@@ -80,7 +80,13 @@ def call(request_id: object, name: str, arguments: dict[str, object]) -> None:
     elif name == "fail":
         text(request_id, "fail: the database is locked", error=True)
     else:
-        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32602, "message": f"Unknown tool: {name}"}})
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "error": {"code": -32602, "message": f"Unknown tool: {name}"},
+            }
+        )
 
 
 def main() -> None:

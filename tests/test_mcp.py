@@ -1,0 +1,271 @@
+"""Tools from MCP servers: a real stdio server (mcp-server-time) and a hostile one of our own
+(tests/mcp_hostile.py), offered beside notebook functions and traced like them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import ollama_nb
+from ollama_nb import mcp
+from ollama_nb.errors import McpError, ToolClash
+from ollama_nb.standin import Turn
+
+from .conftest import execute_notebook, interrupt_after
+
+HOSTILE = str(Path(__file__).with_name("mcp_hostile.py"))
+CLOCK = "python -m mcp_server_time --local-timezone UTC"
+# two zones without daylight saving time: the same answer every day of the year
+TOKYO_TO_KOLKATA = {"source_timezone": "Asia/Tokyo", "time": "09:00", "target_timezone": "Asia/Kolkata"}
+
+
+@pytest.fixture
+def registry() -> Iterator[None]:
+    """Servers added in this process are stopped and forgotten after the test."""
+    yield
+    for server in mcp.servers():
+        mcp.remove(server.name)
+
+
+def outputs(cell: nbformat.NotebookNode, kind: str) -> list[nbformat.NotebookNode]:
+    return [o for o in cell.outputs if o["output_type"] == kind]
+
+
+def stdout(cell: nbformat.NotebookNode) -> str:
+    return "".join(o["text"] for o in outputs(cell, "stream") if o["name"] == "stdout")
+
+
+# --- a real MCP server ---------------------------------------------------------------------------
+
+
+def test_a_real_mcp_servers_tools_answer_a_models_call_traced_saved_and_reloaded(server, tmp_path):
+    server.push(Turn(tool_calls=[{"name": "convert_time", "arguments": TOKYO_TO_KOLKATA}]),
+                Turn(content="At 9:00 in Tokyo it is 5:30 in Kolkata."))  # fmt: skip
+    nb = execute_notebook(
+        ["import ollama_nb\nfrom ollama_nb import mcp\n"
+         f"mcp.add('clock', {CLOCK!r})",
+         "reply = ollama_nb.chat('It is 9:00 in Tokyo. What time is it in Kolkata?', model='llama3.2', "
+         "tools=['mcp:clock'])",
+         "print(reply.content)"],
+        server,
+    )  # fmt: skip
+    assert stdout(nb.cells[2]).strip() == "At 9:00 in Tokyo it is 5:30 in Kolkata."
+
+    first, second = server.state.chats()
+    offered = {t["function"]["name"]: t["function"] for t in first["tools"]}
+    assert set(offered) == {"get_current_time", "convert_time"}  # every tool of the server, by its own names
+    convert = offered["convert_time"]
+    assert convert["description"] == "Convert time between timezones"
+    assert convert["parameters"]["required"] == ["source_timezone", "time", "target_timezone"]
+    assert convert["parameters"]["properties"]["time"] == {
+        "type": "string", "description": "Time to convert in 24-hour format (HH:MM)"}  # fmt: skip
+    assert "title" not in json.dumps(convert["parameters"])  # tidied as notebook tools' schemas are
+
+    answer = second["messages"][-1]
+    assert answer["role"] == "tool" and answer["tool_name"] == "convert_time"
+    result = json.loads(answer["content"])  # the server's own result
+    assert result["time_difference"] == "-3.5h" and result["target"]["datetime"].endswith("T05:30:00+05:30")
+
+    path = tmp_path / "clock.ipynb"
+    nbformat.write(nb, path)
+    (saved,) = [o for o in outputs(nbformat.read(path, as_version=4).cells[1], "display_data")
+                if "text/html" in o["data"]]  # fmt: skip
+    assert (
+        'clock › convert_time(source_timezone="Asia/Tokyo", time="09:00", target_timezone="Asia/Kolkata") → {'
+        in (saved["data"]["text/plain"])
+    )
+    assert "clock › convert_time(" in saved["data"]["text/html"] and "-3.5h" in saved["data"]["text/html"]
+    (trace,) = ollama_nb.load_traces(path)
+    (call,) = trace.rounds
+    assert (call.server, call.name, call.status, call.arguments) == (
+        "clock",
+        "convert_time",
+        "ok",
+        TOKYO_TO_KOLKATA,
+    )
+    assert json.loads(call.result or "")["time_difference"] == "-3.5h"
+
+
+def test_one_tool_of_a_server_beside_a_notebook_function(server, registry):
+    def shout(text: str) -> str:
+        """Say it louder."""
+        return text.upper()
+
+    server.push(Turn(tool_calls=[{"name": "shout", "arguments": {"text": "hi"}},
+                                 {"name": "convert_time", "arguments": TOKYO_TO_KOLKATA}]),
+                Turn(content="Done."))  # fmt: skip
+    mcp.add("clock", CLOCK)
+    reply = ollama_nb.chat("go", model="llama3.2", host=server.url, display="none",
+                           tools=[shout, "mcp:clock/convert_time"])  # fmt: skip
+    assert [t["function"]["name"] for t in server.state.chats()[0]["tools"]] == ["shout", "convert_time"]
+    assert [(r.server, r.name, r.status) for r in reply.trace] == [(None, "shout", "ok"),
+                                                                   ("clock", "convert_time", "ok")]  # fmt: skip
+    assert reply.trace[0].result == "HI" and "-3.5h" in (reply.trace[1].result or "")
+
+
+def test_two_tools_under_one_name_are_refused_before_anything_is_sent(server, registry):
+    def convert_time(value: str) -> str:
+        """My own converter."""
+        return value
+
+    mcp.add("clock", CLOCK)
+    mcp.add("clock2", CLOCK)
+    with pytest.raises(ToolClash) as caught:
+        ollama_nb.chat("go", model="llama3.2", host=server.url, display="none",
+                       tools=["mcp:clock", convert_time])  # fmt: skip
+    assert str(caught.value) == (
+        "Two tools are named 'convert_time': a tool of the MCP server clock and the notebook function "
+        "test_two_tools_under_one_name_are_refused_before_anything_is_sent.<locals>.convert_time. "
+        "Offer only one: name the other tools of clock one by one (mcp:clock/TOOL), "
+        "or rename the function with @tool(name=...)."
+    )
+    with pytest.raises(ToolClash, match="a tool of the MCP server clock and a tool of the MCP server clock2"):
+        ollama_nb.chat("go", model="llama3.2", host=server.url, display="none",
+                       tools=["mcp:clock", "mcp:clock2/get_current_time"])  # fmt: skip
+    assert server.state.chats() == []
+    # the same tool named twice is no clash
+    server.push(Turn(content="fine"))
+    ollama_nb.chat("go", model="llama3.2", host=server.url, display="none",
+                   tools=["mcp:clock", "mcp:clock/convert_time"])  # fmt: skip
+    assert len(server.state.chats()[0]["tools"]) == 2
+
+
+# --- results of every kind -----------------------------------------------------------------------
+
+
+def test_images_links_resources_and_error_results_as_the_model_gets_them(server, registry):
+    server.push(Turn(tool_calls=[{"name": "mixed", "arguments": {}}, {"name": "fail", "arguments": {}},
+                                 {"name": "echo", "arguments": {"times": 2}},
+                                 {"name": "echo", "arguments": '{"text": "hi", "times": "2"}'}]),
+                Turn(content="Seen."))  # fmt: skip
+    mcp.add("evil", [sys.executable, HOSTILE])
+    reply = ollama_nb.chat("go", model="llama3.2", host=server.url, display="none", tools=["mcp:evil"])
+    sent = [m["content"] for m in server.state.chats()[1]["messages"] if m["role"] == "tool"]
+    assert sent[0] == ("Here is the chart.\n[image: image/png, 1,024 bytes]\n[chart.csv](file:///tmp/chart.csv)\n"
+                       "the memo's text")  # fmt: skip
+    assert sent[1] == "Error: fail: the database is locked"
+    assert sent[2] == ("Error: invalid arguments for echo: missing required argument 'text'. "
+                       "Nothing was run; call it again with corrected arguments.")  # fmt: skip
+    assert sent[3] == "hi hi"  # JSON text read as the object it holds, the number as the schema wants
+    assert [r.status for r in reply.trace] == ["ok", "error", "error", "ok"]
+    schema = next(t for t in server.state.chats()[0]["tools"] if t["function"]["name"] == "echo")["function"]
+    # draft-7 definitions inlined, the default said in words, titles and $schema gone
+    assert schema["parameters"] == {"type": "object", "required": ["text"], "properties": {
+        "text": {"type": "string", "description": "What to say"},
+        "times": {"type": "integer", "default": 1, "description": "Default: 1."}}}  # fmt: skip
+
+
+def test_an_unknown_server_or_tool_is_one_line_and_nothing_is_sent(server, registry):
+    mcp.add("clock", CLOCK)
+    with pytest.raises(McpError, match=r"^No MCP server named 'nope' \(registered: clock\)\. Add one with"):
+        ollama_nb.chat("go", model="llama3.2", host=server.url, display="none", tools=["mcp:nope"])
+    with pytest.raises(
+        McpError,
+        match=r"^The MCP server 'clock' has no tool 'sundial' \(its tools: get_current_time, convert_time\)\.$",
+    ):
+        ollama_nb.chat("go", model="llama3.2", host=server.url, display="none", tools=["mcp:clock/sundial"])
+    assert server.state.chats() == []
+
+
+def test_without_the_sdk_one_line_says_how_to_install_it():
+    code = ("import sys; sys.modules['mcp'] = None\nfrom ollama_nb import mcp\n"
+            "try:\n    mcp.add('clock', 'python -m mcp_server_time')\nexcept mcp.McpError as exc:\n    print(exc)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})  # fmt: skip
+    assert done.stdout == "MCP tool servers need the mcp package: pip install 'ollama_nb[mcp]'\n"
+
+
+# --- a hostile server in a real kernel -------------------------------------------------------------
+
+
+def test_a_hostile_server_costs_one_line_per_failure_and_the_kernel_lives_on(server, tmp_path):
+    pidfile = tmp_path / "evil.pid"
+    setup = (
+        "import sys, ollama_nb\nfrom ollama_nb import mcp\nreplies = []\n"
+        f"mcp.add('evil', [sys.executable, {HOSTILE!r}, '--linger', '--pidfile', {str(pidfile)!r}])\n"
+        f"mcp.add('hang', [sys.executable, {HOSTILE!r}], timeout=2)\n"
+        f"mcp.add('mute', [sys.executable, {HOSTILE!r}, '--never-initialize'], timeout=2)\n"
+        "def ask(tool):\n"
+        "    replies.append(ollama_nb.chat('go', model='llama3.2', tools=[tool], display='plain'))"
+    )
+    cells = {"crash": "ask('mcp:evil/crash')", "huge": "ask('mcp:evil/huge')",
+             "garbage": "ask('mcp:evil/garbage')", "shape": "ask('mcp:evil/wrong_shape')",
+             "hang": "ask('mcp:hang/slow')", "slow": "ask('mcp:evil/slow')", "mute": "ask('mcp:mute')",
+             "after": "ask('mcp:evil/echo')",
+             "check": "print([r.content for r in replies]); print([r.trace[0].status for r in replies])\n"
+                 "for r in replies:\n    print(r.trace[0].error)"}  # fmt: skip
+    tools = {"crash": "crash", "huge": "huge", "garbage": "garbage", "shape": "wrong_shape", "hang": "slow"}
+    for name, tool in tools.items():
+        server.push(Turn(tool_calls=[{"name": tool, "arguments": {}}]), Turn(content=f"after {name}"))
+    server.push(Turn(tool_calls=[{"name": "slow", "arguments": {}}]))  # interrupted: no second turn
+    server.push(
+        Turn(tool_calls=[{"name": "echo", "arguments": {"text": "still here"}}]), Turn(content="after all")
+    )
+    nb = execute_notebook([setup, *cells.values()], server, allow_errors=True, timeout=60,
+                          timeout_func=interrupt_after(4, "mcp:evil/slow"), interrupt_on_timeout=True)  # fmt: skip
+    out = dict(zip(cells, nb.cells[1:], strict=True))
+
+    def failure(name: str) -> str:
+        assert outputs(out[name], "error") == []
+        (line,) = [line for line in stdout(out[name]).splitlines() if "✗" in line]  # one line
+        assert f"after {name}" in stdout(out[name])  # the model got the error and answered
+        return line
+
+    assert failure("crash").startswith("  ✗ evil › crash() → the MCP server 'evil' closed the connection")
+    assert failure("garbage").startswith("  ✗ evil › garbage() → the MCP server 'evil' sent a line that is")
+    assert failure("shape").startswith("  ✗ evil › wrong_shape() → the MCP server 'evil' answered wrong_sha")
+    assert failure("hang").startswith("  ✗ hang › slow() → the MCP server 'hang' did not answer slow with")
+    assert "✓ evil › huge() → xxx" in stdout(out["huge"]) and outputs(out["huge"], "error") == []
+    (interrupted,) = outputs(out["slow"], "error")
+    assert interrupted["ename"] == "Interrupted"
+    (refused,) = outputs(out["mute"], "error")
+    assert refused["ename"] == "McpError" and len(refused["traceback"]) == 1
+    assert refused["evalue"] == ("the MCP server 'mute' did not answer initialize within 2 s (its log ends: "
+                                 "initialize: not answering); its log: ollama_nb.mcp.log('mute')")  # fmt: skip
+    assert '✓ evil › echo(text="still here") → still here' in stdout(out["after"])
+    # nothing else lost: every answer kept, in order
+    assert stdout(out["check"]).splitlines() == [
+        "['after crash', 'after huge', 'after garbage', 'after shape', 'after hang', 'after all']",
+        "['error', 'ok', 'error', 'error', 'error', 'ok']",
+        # the trace keeps each failure in full
+        "the MCP server 'evil' closed the connection during crash (it crashed or exited); it starts again on "
+        "the next call (its log ends: crash: exiting in the middle of a call); its log: ollama_nb.mcp.log('evil')",
+        "None",
+        "the MCP server 'evil' sent a line that is not JSON-RPC: 'this is not JSON-RPC {' during garbage; "
+        "it starts again on the next call; its log: ollama_nb.mcp.log('evil')",
+        "the MCP server 'evil' answered wrong_shape with something that is not a tool result (content: "
+        "Input should be a valid list); its log: ollama_nb.mcp.log('evil')",
+        "the MCP server 'hang' did not answer slow within 2 s; the call was cancelled; its log: "
+        "ollama_nb.mcp.log('hang')",
+        "None",
+    ]
+
+    sent = [c["messages"][-1]["content"] for c in server.state.chats() if c["messages"][-1]["role"] == "tool"]
+    huge = next(text for text in sent if text.startswith("xxx"))
+    assert huge.endswith("[truncated: 10,485,760 characters in all, the first 20,000 shown]")
+    assert len(huge) < 20_100
+    assert len(server.state.chats()) == 13  # the refused cell sent nothing
+
+    # the kernel has shut down: the server that ignores the end of its input was stopped too
+    pid = int(pidfile.read_text())
+    for _ in range(100):
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
