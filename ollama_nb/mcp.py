@@ -277,7 +277,10 @@ class Server:
                         await session.initialize()
                         listed = await _list_tools(session)
                     except BaseException as exc:
-                        _settle(ready, error=McpError(self._start_failure(_root(exc))))
+                        # a cancellation here comes from the transport failing (a refused
+                        # connection): its own error arrives below, out of the transport's group
+                        if not isinstance(exc, asyncio.CancelledError):
+                            _settle(ready, error=McpError(self._start_failure(_root(exc))))
                         raise
                     self._session = session
                     self._note(f"running: {len(listed)} tools")
@@ -395,10 +398,16 @@ async def _first(*awaitables: Coroutine[Any, Any, Any]) -> None:
 
 
 def _root(exc: BaseException) -> BaseException:
-    """The first real failure inside anyio's exception groups."""
-    while isinstance(getattr(exc, "exceptions", None), tuple) and exc.exceptions:  # type: ignore[attr-defined]
-        exc = exc.exceptions[0]  # type: ignore[attr-defined]
-    return exc
+    """The first real failure inside anyio's exception groups (not the cancellations it caused)."""
+    leaves, todo = [], [exc]
+    while todo:
+        item = todo.pop(0)
+        inner = getattr(item, "exceptions", None)
+        if isinstance(inner, tuple) and inner:
+            todo[:0] = inner
+        else:
+            leaves.append(item)
+    return next((e for e in leaves if not isinstance(e, asyncio.CancelledError)), leaves[0])
 
 
 def _last_words(path: Path) -> str:
@@ -594,6 +603,7 @@ def add(name: str, command: str | Sequence[str] | None = None, *, url: str | Non
         _servers[name] = server
     if old is not None:
         old.stop()
+    server.log_path.unlink(missing_ok=True)  # a new definition starts a new log
     return server
 
 
@@ -603,6 +613,7 @@ def remove(name: str) -> None:
     with _registry_lock:
         _servers.pop(name, None)
     server.stop()
+    server.log_path.unlink(missing_ok=True)
 
 
 def get(name: str) -> Server:

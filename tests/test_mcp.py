@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -111,6 +112,35 @@ def test_one_tool_of_a_server_beside_a_notebook_function(server, registry):
     assert reply.trace[0].result == "HI" and "-3.5h" in (reply.trace[1].result or "")
 
 
+def test_a_server_over_streamable_http(server, registry):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = ("from mcp_server_time.server import create_server\n"
+            f"create_server('UTC').run('streamable-http', host='127.0.0.1', port={port})")  # fmt: skip
+    web = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):  # until it listens
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        server.push(
+            Turn(tool_calls=[{"name": "convert_time", "arguments": TOKYO_TO_KOLKATA}]), Turn(content="5:30")
+        )
+        mcp.add("webclock", url=f"http://127.0.0.1:{port}/mcp")
+        reply = ollama_nb.chat(
+            "go", model="llama3.2", host=server.url, display="none", tools=["mcp:webclock"]
+        )
+    finally:
+        web.terminate()
+        web.wait(10)
+    (call,) = reply.trace
+    assert (call.server, call.status) == ("webclock", "ok") and json.loads(call.result or "")[
+        "time_difference"
+    ] == "-3.5h"
+
+
 def test_two_tools_under_one_name_are_refused_before_anything_is_sent(server, registry):
     def convert_time(value: str) -> str:
         """My own converter."""
@@ -175,6 +205,34 @@ def test_an_unknown_server_or_tool_is_one_line_and_nothing_is_sent(server, regis
     assert server.state.chats() == []
 
 
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [({"command": "no-such-program-xyz --flag"},
+      "the MCP server 'broken' cannot start: no program 'no-such-program-xyz' (no-such-program-xyz --flag)"),
+     ({"command": "python -c 'import sys; print(\"bad config\", file=sys.stderr); sys.exit(2)'"},
+      "the MCP server 'broken' exited before it answered initialize (its log ends: bad config); "
+      "its log: ollama_nb.mcp.log('broken')"),
+     ({"url": "http://127.0.0.1:{port}/mcp"},
+      "the MCP server 'broken' could not start: ConnectError: All connection attempts failed; "
+      "its log: ollama_nb.mcp.log('broken')")],
+)  # fmt: skip
+def test_a_server_that_cannot_start_is_one_line_and_nothing_is_sent(server, registry, how, said):
+    if "url" in how:
+        how = {"url": how["url"].format(port=_closed_port())}
+    mcp.add("broken", **how)
+    with pytest.raises(McpError) as caught:
+        ollama_nb.chat("go", model="llama3.2", host=server.url, display="none", tools=["mcp:broken"])
+    assert str(caught.value) == said
+    assert server.state.chats() == []
+    assert mcp.servers()[0].state == "failed"
+
+
 def test_without_the_sdk_one_line_says_how_to_install_it():
     code = ("import sys; sys.modules['mcp'] = None\nfrom ollama_nb import mcp\n"
             "try:\n    mcp.add('clock', 'python -m mcp_server_time')\nexcept mcp.McpError as exc:\n    print(exc)")  # fmt: skip
@@ -201,7 +259,8 @@ def test_a_hostile_server_costs_one_line_per_failure_and_the_kernel_lives_on(ser
              "hang": "ask('mcp:hang/slow')", "slow": "ask('mcp:evil/slow')", "mute": "ask('mcp:mute')",
              "after": "ask('mcp:evil/echo')",
              "check": "print([r.content for r in replies]); print([r.trace[0].status for r in replies])\n"
-                 "for r in replies:\n    print(r.trace[0].error)"}  # fmt: skip
+                 "for r in replies:\n    print(r.trace[0].error)\n"
+                 "print('told' if 'slow: cancelled request' in mcp.log('evil') else 'not told')"}  # fmt: skip
     tools = {"crash": "crash", "huge": "huge", "garbage": "garbage", "shape": "wrong_shape", "hang": "slow"}
     for name, tool in tools.items():
         server.push(Turn(tool_calls=[{"name": tool, "arguments": {}}]), Turn(content=f"after {name}"))
@@ -246,6 +305,7 @@ def test_a_hostile_server_costs_one_line_per_failure_and_the_kernel_lives_on(ser
         "the MCP server 'hang' did not answer slow within 2 s; the call was cancelled; its log: "
         "ollama_nb.mcp.log('hang')",
         "None",
+        "told",  # the interrupted call was cancelled on the server's side too
     ]
 
     sent = [c["messages"][-1]["content"] for c in server.state.chats() if c["messages"][-1]["role"] == "tool"]

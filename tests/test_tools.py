@@ -261,7 +261,10 @@ def test_an_async_tool_that_raises_timeout_error_is_an_error_for_the_model():
     spec, values = box.prepare("ask_upstream", {"symbol": "X"})
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         outcome = pool.submit(box.run, spec, dict(values)).result(timeout=30)
-    assert (outcome.status, outcome.content) == ("error", "Error: TimeoutError: the upstream service did not answer")
+    assert (outcome.status, outcome.content) == (
+        "error",
+        "Error: TimeoutError: the upstream service did not answer",
+    )
 
 
 def test_python_api_with_decorated_tools(server):
