@@ -127,6 +127,7 @@ class Server:
                  cwd: str | None = None, log_path: Path) -> None:  # fmt: skip
         self.name, self.command, self.url = name, tuple(command), url
         self.timeout, self.env, self.cwd, self.log_path = timeout, env, cwd, log_path
+        self.written = ""  # the command as given, before ``python`` became this interpreter
         self.state: State = "not started"
         self.error: str | None = None
         self.tools: tuple[McpTool, ...] = ()
@@ -139,8 +140,8 @@ class Server:
 
     @property
     def where(self) -> str:
-        """The command as it runs (``python`` shown as written) or the URL."""
-        return self.url or shlex.join(self.command)
+        """The command as the user wrote it, or the URL."""
+        return self.url or self.written or shlex.join(self.command)
 
     @property
     def limit(self) -> float:
@@ -596,6 +597,7 @@ def add(name: str, command: str | Sequence[str] | None = None, *, url: str | Non
             f"The url of the MCP server {name!r} must start with http:// or https://: got {url!r}."
         )
     server = Server(name, words, url, timeout=timeout, env=env, cwd=cwd, log_path=_logs() / f"{name}.log")
+    server.written = command if isinstance(command, str) else shlex.join(str(w) for w in command or ())
     with _registry_lock:
         old = _servers.get(name)
         if old is not None and old.same_as(server):
@@ -629,6 +631,21 @@ def get(name: str) -> Server:
 def servers() -> list[Server]:
     """The registered servers, in the order they were added."""
     return list(_servers.values())
+
+
+def listing() -> str:
+    """The servers, their state and their tools with one-line descriptions, as text (what
+    ``%ollama mcp list`` shows). Servers that have not started yet are not started for it."""
+    if not _servers:
+        return "No MCP servers yet: add one with %ollama mcp add NAME -- COMMAND (or --url URL)."
+    lines = []
+    for server in _servers.values():
+        state = server.state + (f": {server.error}" if server.error and server.state != "running" else "")
+        lines.append(f"{server.name} · {state} · {server.where}")
+        for tool in server.tools if server.state == "running" else ():
+            first = tool.description.strip().splitlines()[0] if tool.description.strip() else ""
+            lines.append(f"  {tool.name}" + (f": {_one_line(first, 100)}" if first else ""))
+    return "\n".join(lines)
 
 
 def tools(name: str) -> tuple[McpTool, ...]:
