@@ -136,6 +136,7 @@ class Server:
         self._owner: concurrent.futures.Future[None] | None = None
         self._calls: set[asyncio.Task[Any]] = set()
         self._broken: str | None = None  # why the running connection can no longer be trusted
+        self._stray: str | None = None  # the last line that was not JSON-RPC, when no call waited
         self._lock = threading.Lock()
 
     @property
@@ -163,7 +164,7 @@ class Server:
             if alive:  # a connection that broke: its task ends before a new one starts
                 self._halt("restarting")
             ready: concurrent.futures.Future[list[Tool]] = concurrent.futures.Future()
-            self.state, self.error, self._broken = "starting", None, None
+            self.state, self.error, self._broken, self._stray = "starting", None, None, None
             self._stop = asyncio.Event()
             self._owner = _runner.submit(self._own(ready, self._stop))
             try:
@@ -330,9 +331,14 @@ class Server:
     def _garbage(self, exc: Exception) -> None:
         errors = exc.errors() if isinstance(exc, pydantic.ValidationError) else []
         line = errors[0].get("input") if errors else None  # the line the server sent
-        said = _one_line(repr(line) if isinstance(line, str) else str(exc), 120)
-        self._broken = f"sent a line that is not JSON-RPC: {said}"
-        self._note(self._broken)
+        said = f"sent a line that is not JSON-RPC: {_one_line(repr(line) if isinstance(line, str) else str(exc), 120)}"
+        if not self._calls:  # a banner or a stray print while starting or idle: noted, tolerated
+            self._stray = said
+            self._note(f"{said} (ignored: no call was waiting)")
+            return
+        # while a call waits, the line was most likely its answer: fail it now, not at the timeout
+        self._broken = said
+        self._note(said)
         for task in list(self._calls):
             task.cancel()
         if self._stop is not None:
@@ -361,7 +367,8 @@ class Server:
         from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
         if isinstance(exc, MCPError) and exc.code == REQUEST_TIMEOUT:
-            return self._said(f"did not answer initialize within {self.limit:g} s")
+            stray = f" (it {self._stray})" if self._stray else ""
+            return self._said(f"did not answer initialize within {self.limit:g} s{stray}")
         if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
             return self._said("exited before it answered initialize")
         if isinstance(exc, FileNotFoundError):

@@ -1,11 +1,11 @@
 """A stdio MCP server that misbehaves on request, written by hand (no SDK) so that it can.
 
-Run as ``python tests/mcp_hostile.py [--never-initialize] [--linger] [--pidfile PATH]``.
+Run as ``python tests/mcp_hostile.py [--never-initialize] [--banner] [--linger] [--pidfile PATH]``.
 Its tools: ``echo`` (answers), ``slow`` (30 s; says on stderr when it is cancelled), ``crash``
 (exits mid-call), ``huge`` (a 10 MB answer), ``garbage`` (a line that is not JSON-RPC),
 ``wrong_shape`` (JSON-RPC whose result is not a tool result), ``mixed`` (an image, a resource
 link, an embedded resource and text), ``fail`` (an ``isError`` result).
-``--linger`` ignores the end of stdin (only a signal stops it), to show who stops servers.
+``--banner`` prints a line to stdout before anything else; ``--linger`` ignores the end of stdin (only a signal stops it), to show who stops servers.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 
 NEVER_INITIALIZE = "--never-initialize" in sys.argv
 LINGER = "--linger" in sys.argv
+BANNER = "--banner" in sys.argv
 HUGE_CHARS = 10 * 1024 * 1024
 _out = threading.Lock()
 _cancelled: set[object] = set()
@@ -94,6 +95,8 @@ def main() -> None:
         with open(sys.argv[sys.argv.index("--pidfile") + 1], "w") as file:
             file.write(str(os.getpid()))
     print(f"hostile MCP server {os.getpid()} ready", file=sys.stderr, flush=True)
+    if BANNER:  # as careless servers do: a print to stdout, where only JSON-RPC belongs
+        print("Hostile server v1 starting...", flush=True)
     for line in sys.stdin:
         message = json.loads(line)
         method, request_id = message.get("method"), message.get("id")

@@ -205,6 +205,15 @@ def test_an_unknown_server_or_tool_is_one_line_and_nothing_is_sent(server, regis
     assert server.state.chats() == []
 
 
+def test_a_stray_line_before_any_call_is_noted_and_tolerated(server, registry):
+    server.push(Turn(tool_calls=[{"name": "echo", "arguments": {"text": "hello"}}]), Turn(content="ok"))
+    mcp.add("chatty", [sys.executable, HOSTILE, "--banner"])
+    reply = ollama_nb.chat("go", model="llama3.2", host=server.url, display="none", tools=["mcp:chatty/echo"])
+    assert (reply.trace[0].status, reply.trace[0].result) == ("ok", "hello")
+    assert ("[ollama_nb] sent a line that is not JSON-RPC: 'Hostile server v1 starting...' (ignored: no call "
+            "was waiting)") in mcp.log("chatty")  # fmt: skip
+
+
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
