@@ -32,13 +32,12 @@ import pydantic
 
 from .errors import ArgumentError, McpError, ToolFailed
 from .schema import json_kind, tidy
+from .settings import DEFAULT_MCP_TIMEOUT, defaults
 
 if TYPE_CHECKING:
     from mcp import ClientSession
     from mcp.types import CallToolResult, Tool
 
-DEFAULT_TIMEOUT = 60.0
-timeout: float = DEFAULT_TIMEOUT  # seconds a server may take to start or to answer one call
 PREFIX = "mcp:"
 INSTALL = "pip install 'ollama_nb[mcp]'"
 STOP_GRACE_S = 6.0  # the SDK closes stdin, waits 2 s, sends SIGTERM, waits 2 s, then kills
@@ -64,6 +63,7 @@ class _Runner:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
+        self._start_limit = DEFAULT_MCP_TIMEOUT
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -144,9 +144,10 @@ class Server:
         """The command as the user wrote it, or the URL."""
         return self.url or self.written or shlex.join(self.command)
 
-    @property
-    def limit(self) -> float:
-        return self.timeout if self.timeout is not None else timeout
+    def limit(self, given: float | None = None) -> float:
+        """Seconds to start or to answer: the server's own timeout, else the cell's ``mcp_timeout``,
+        else the default's."""
+        return next(t for t in (self.timeout, given, defaults.mcp_timeout) if t is not None)
 
     def same_as(self, other: Server) -> bool:
         return (self.command, self.url, self.env, self.cwd, self.timeout) == (
@@ -154,9 +155,10 @@ class Server:
 
     # --- on the kernel's side ------------------------------------------------------------
 
-    def start(self) -> tuple[McpTool, ...]:
+    def start(self, timeout: float | None = None) -> tuple[McpTool, ...]:
         """Start the server unless it runs; its tools. Raises :class:`McpError` (one line)."""
         _sdk()
+        limit = self._start_limit = self.limit(timeout)
         with self._lock:
             alive = self._owner is not None and not self._owner.done()
             if alive and self.state == "running" and self._broken is None:
@@ -168,14 +170,14 @@ class Server:
             self._stop = asyncio.Event()
             self._owner = _runner.submit(self._own(ready, self._stop))
             try:
-                listed = _wait(ready, self.limit + STOP_GRACE_S)
+                listed = _wait(ready, limit + STOP_GRACE_S)
             except KeyboardInterrupt:
                 self._halt("start interrupted")
                 raise
             except TimeoutError:
                 self._halt("did not start")
                 listed = None
-                error: BaseException = McpError(self._said(f"did not start within {self.limit:g} s"))
+                error: BaseException = McpError(self._said(f"did not start within {limit:g} s"))
             except McpError as exc:
                 listed, error = None, exc
             if listed is None:
@@ -201,33 +203,32 @@ class Server:
             self.state = "stopped"
         self._note(state_note)
 
-    def call(self, tool: str, arguments: dict[str, Any]) -> str:
+    def call(self, tool: str, arguments: dict[str, Any], timeout: float | None = None) -> str:
         """Call ``tool`` and return its result as text; :class:`ToolFailed` says what went wrong.
         An interrupt cancels the call (the server is told) and propagates."""
         try:
-            self.start()  # again after a crash
+            self.start(timeout)  # again after a crash
         except McpError as exc:
             raise ToolFailed(str(exc)) from None
-        future = _runner.submit(self._call(tool, arguments))
+        limit = self.limit(timeout)
+        future = _runner.submit(self._call(tool, arguments, limit))
         try:
-            result = _wait(future, self.limit + STOP_GRACE_S)
+            result = _wait(future, limit + STOP_GRACE_S)
         except KeyboardInterrupt:
             self._note(f"{tool}: cancelled by an interrupt")
             raise
         except ToolFailed:
             raise
         except Exception as exc:  # the SDK's errors, pydantic's for a malformed result, ours
-            raise ToolFailed(self._failure(tool, exc)) from None
+            raise ToolFailed(self._failure(tool, exc, limit)) from None
         return result_text(result)
 
-    def _failure(self, tool: str, exc: Exception) -> str:
+    def _failure(self, tool: str, exc: Exception, limit: float) -> str:
         from mcp import MCPError
         from mcp.types import CONNECTION_CLOSED, REQUEST_TIMEOUT
 
         if isinstance(exc, TimeoutError) or (isinstance(exc, MCPError) and exc.code == REQUEST_TIMEOUT):
-            return self._said(
-                f"did not answer {tool} within {self.limit:g} s; the call was cancelled", last=False
-            )
+            return self._said(f"did not answer {tool} within {limit:g} s; the call was cancelled", last=False)
         if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
             self.stop()
             return self._said(f"closed the connection during {tool} (it crashed or exited); "
@@ -262,7 +263,7 @@ class Server:
         import anyio
         from mcp import ClientSession
 
-        self._note(f"starting: {self.where}")
+        self._note(f"starting: {self.url or shlex.join(self.command)}")  # as it runs
         try:
             with self.log_path.open("a", buffering=1, encoding="utf-8") as errlog:
                 async with contextlib.AsyncExitStack() as stack:
@@ -273,7 +274,7 @@ class Server:
                     stack.callback(group.cancel_scope.cancel)
                     group.start_soon(self._relay, read, relay_in, ended)
                     session = await stack.enter_async_context(
-                        ClientSession(relay_out, write, read_timeout_seconds=self.limit)
+                        ClientSession(relay_out, write, read_timeout_seconds=self._start_limit)
                     )
                     try:
                         await session.initialize()
@@ -344,7 +345,7 @@ class Server:
         if self._stop is not None:
             self._stop.set()  # a connection out of step is restarted on the next call
 
-    async def _call(self, tool: str, arguments: dict[str, Any]) -> CallToolResult:
+    async def _call(self, tool: str, arguments: dict[str, Any], limit: float) -> CallToolResult:
         session = self._session
         if session is None:
             raise ToolFailed(self._said(f"is not running ({self.error or self.state})"))
@@ -352,7 +353,7 @@ class Server:
         assert task is not None
         self._calls.add(task)
         try:
-            return await session.call_tool(tool, arguments)
+            return await session.call_tool(tool, arguments, read_timeout_seconds=limit)
         except asyncio.CancelledError:
             if self._broken is not None:
                 raise ToolFailed(
@@ -368,7 +369,7 @@ class Server:
 
         if isinstance(exc, MCPError) and exc.code == REQUEST_TIMEOUT:
             stray = f" (it {self._stray})" if self._stray else ""
-            return self._said(f"did not answer initialize within {self.limit:g} s{stray}")
+            return self._said(f"did not answer initialize within {self._start_limit:g} s{stray}")
         if isinstance(exc, MCPError) and exc.code == CONNECTION_CLOSED:
             return self._said("exited before it answered initialize")
         if isinstance(exc, FileNotFoundError):
@@ -515,11 +516,11 @@ class McpTool:
             raise ArgumentError("; ".join(problems))
         return dict(arguments)
 
-    def call(self, values: dict[str, Any]) -> str:
+    def call(self, values: dict[str, Any], timeout: float | None = None) -> str:
         server = _servers.get(self.server)
         if server is None:
             raise ToolFailed(f"the MCP server {self.server!r} was removed")
-        return server.call(self.name, values)
+        return server.call(self.name, values, timeout)
 
 
 def _json_or(value: Any) -> Any:
@@ -582,7 +583,8 @@ def add(name: str, command: str | Sequence[str] | None = None, *, url: str | Non
 
     ``command`` (a string split as a shell would, or a list) runs a stdio server as written, and
     ``python`` means this interpreter; ``url`` names a streamable HTTP server instead.
-    ``timeout`` (seconds) replaces :data:`timeout` for this server. Adding a name again with
+    ``timeout`` (seconds to start or to answer a call) replaces the ``mcp_timeout`` setting
+    for this server. Adding a name again with
     the same settings keeps the running server; with others, the old one is stopped.
     """
     _sdk()
@@ -655,9 +657,9 @@ def listing() -> str:
     return "\n".join(lines)
 
 
-def tools(name: str) -> tuple[McpTool, ...]:
+def tools(name: str, timeout: float | None = None) -> tuple[McpTool, ...]:
     """The tools of the server called ``name`` (started if it is not running)."""
-    return get(name).start()
+    return get(name).start(timeout)
 
 
 def log(name: str) -> str:
@@ -674,11 +676,11 @@ def is_entry(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 
-def resolve(entry: str) -> list[McpTool]:
+def resolve(entry: str, timeout: float | None = None) -> list[McpTool]:
     """``mcp:NAME`` → every tool of that server; ``mcp:NAME/TOOL`` → that one."""
     spec = entry[len(PREFIX) :] if entry.startswith(PREFIX) else entry
     name, _, wanted = spec.partition("/")
-    found = tools(name)
+    found = tools(name, timeout)
     if not wanted:
         return list(found)
     chosen = [tool for tool in found if tool.name == wanted]

@@ -81,7 +81,9 @@ def prepare(
                 "No model given: pass model=... (or -m MODEL), or set a default with %ollama use NAME."
             )
         settings = settings.replace(model=model)
-        toolbox = Toolbox(settings.tools, max_result_chars=settings.max_result_chars)
+        toolbox = Toolbox(
+            settings.tools, max_result_chars=settings.max_result_chars, mcp_timeout=settings.mcp_timeout
+        )
         if backend is None:
             backend = connect(settings)
         dropped, earlier = 0, None

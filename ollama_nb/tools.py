@@ -54,13 +54,16 @@ class Toolbox:
     """The named tools a model may call in one cell (notebook functions and MCP servers' tools),
     with their schemas. Two different tools under one name are refused, naming both."""
 
-    def __init__(self, functions: Iterable[Offered] = (), *,
-                 max_result_chars: int = DEFAULT_MAX_RESULT_CHARS) -> None:  # fmt: skip
+    def __init__(self, functions: Iterable[Offered] = (), *, max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
+                 mcp_timeout: float | None = None) -> None:  # fmt: skip
         self.specs: dict[str, Entry] = {}
+        self.mcp_timeout = (
+            mcp_timeout  # seconds an MCP server may take to start or answer (None: the default)
+        )
         problems = []
         for function in functions:
             try:
-                entries = _entries(function)
+                entries = _entries(function, mcp_timeout)
             except SchemaError as exc:
                 problems.append(str(exc))
                 continue
@@ -106,7 +109,11 @@ class Toolbox:
         interrupt stops."""
         coerced = dict(values)
         try:
-            result = _call(spec, dict(values))
+            result = (
+                spec.call(dict(values), self.mcp_timeout)
+                if isinstance(spec, McpTool)
+                else _call(spec, dict(values))
+            )
         except ToolFailed as exc:  # its own words: an MCP server's error text, a crash, a timeout
             return _failed(as_text(str(exc), self.max_result_chars), coerced)
         except (Exception, SystemExit, asyncio.CancelledError) as exc:
@@ -125,12 +132,12 @@ class Toolbox:
         return as_text(value, self.max_result_chars)
 
 
-def _entries(offered: Offered) -> list[Entry]:
+def _entries(offered: Offered, mcp_timeout: float | None) -> list[Entry]:
     if isinstance(offered, (ToolSpec, McpTool)):
         return [offered]
     if isinstance(offered, str):
         if mcp.is_entry(offered):
-            return list(mcp.resolve(offered))
+            return list(mcp.resolve(offered, mcp_timeout))
         raise SchemaError(f"{offered!r} is not a tool: pass a function, or 'mcp:SERVER' (all of an MCP "
                           "server's tools) or 'mcp:SERVER/TOOL' (one)")  # fmt: skip
     return [tool_spec(offered)]
@@ -236,7 +243,7 @@ class _Budget:
         return self.exhausted
 
 
-def _call(spec: Entry, values: dict[str, Any]) -> Any:
+def _call(spec: ToolSpec, values: dict[str, Any]) -> Any:
     result = spec.call(values)
     if inspect.isawaitable(result):
         result = _await(result)

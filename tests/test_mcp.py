@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -14,13 +15,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from IPython.core.error import UsageError
 
 import ollama_nb
-from ollama_nb import mcp
+from ollama_nb import api, mcp
 from ollama_nb.errors import McpError, ToolClash
+from ollama_nb.settings import DEFAULT_MCP_TIMEOUT
 from ollama_nb.standin import Turn
 
-from .conftest import execute_notebook, interrupt_after
+from .conftest import execute_notebook, interrupt_after, run_cell
 
 HOSTILE = str(Path(__file__).with_name("mcp_hostile.py"))
 CLOCK = "python -m mcp_server_time --local-timezone UTC"
@@ -338,3 +341,95 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+# --- the magic, the chat box -----------------------------------------------------------------------
+
+
+def test_the_magic_adds_lists_offers_shows_and_removes_a_server(ip, server, registry, capsys):
+    run_cell(ip, f"%ollama mcp add clock -- {CLOCK}")
+    assert capsys.readouterr().out == (
+        f"Added the MCP server clock ({CLOCK}): it starts on first use; "
+        "offer its tools with --tools mcp:clock or mcp:clock/TOOL\n"
+    )
+    run_cell(ip, "%ollama mcp list")
+    assert capsys.readouterr().out == f"clock · not started · {CLOCK}\n"  # added, not started
+
+    run_cell(ip, "def add_two_numbers(a: int, b: int) -> int:\n    'Add two numbers.'\n    return a + b")
+    server.push(Turn(tool_calls=[{"name": "convert_time", "arguments": TOKYO_TO_KOLKATA},
+                                 {"name": "add_two_numbers", "arguments": {"a": 3, "b": 1}}]),
+                Turn(content="5:30, and 4."))  # fmt: skip
+    run_cell(ip, "%%ollama -m llama3.2 --tools add_two_numbers,mcp:clock/convert_time\nTime and sum?")
+    shown = capsys.readouterr().out
+    assert (
+        '✓ clock › convert_time(source_timezone="Asia/Tokyo", time="09:00", target_timezone="Asia/Kolkata") → {'
+        in shown
+    )
+    assert "✓ add_two_numbers(a=3, b=1) → 4" in shown
+    assert [(r.server, r.status) for r in ip.user_ns["_ollama"].trace] == [("clock", "ok"), (None, "ok")]
+
+    run_cell(ip, "%ollama schema mcp:clock/convert_time")
+    assert json.loads(capsys.readouterr().out) == server.state.chats()[0]["tools"][1]
+    run_cell(ip, "%ollama mcp list")
+    assert capsys.readouterr().out == (
+        f"clock · running · {CLOCK}\n  get_current_time: Get current time in a specific timezone\n"
+        "  convert_time: Convert time between timezones\n"
+    )
+    run_cell(ip, "%ollama mcp log clock")
+    assert f"[ollama_nb] starting: {sys.executable} -m mcp_server_time" in capsys.readouterr().out
+    run_cell(ip, "%ollama mcp remove clock")
+    assert capsys.readouterr().out == "Removed the MCP server clock (stopped if it was running)\n"
+    result = run_cell(ip, "%%ollama -m llama3.2 --tools mcp:clock\nTime?")
+    assert str(result.error_in_exec).startswith("No MCP server named 'clock' (registered: none yet).")
+
+
+def test_a_line_prompt_that_starts_with_mcp_is_told_how_to_ask(ip, server):
+    result = run_cell(ip, "%ollama mcp is a protocol for tools")
+    assert isinstance(result.error_in_exec, UsageError)
+    assert str(result.error_in_exec).endswith(
+        """To ask the model something that starts with 'mcp', quote it: %ollama -m MODEL "mcp is a protocol for tools\""""
+    )
+    assert server.state.chats() == []
+
+
+def test_config_mcp_timeout_bounds_each_call(ip, server, registry, capsys):
+    mcp.add("hang", [sys.executable, HOSTILE])
+    mcp.tools("hang")  # started within the default minute
+    server.push(Turn(tool_calls=[{"name": "slow", "arguments": {}}]), Turn(content="gave up"))
+    try:
+        run_cell(ip, "%ollama config mcp_timeout=1")
+        run_cell(ip, "%%ollama -m llama3.2 --tools mcp:hang/slow\nslow")
+    finally:
+        api.defaults.mcp_timeout = DEFAULT_MCP_TIMEOUT
+    (call,) = ip.user_ns["_ollama"].trace
+    assert call.error == ("the MCP server 'hang' did not answer slow within 1 s; the call was cancelled; "
+                          "its log: ollama_nb.mcp.log('hang')")  # fmt: skip
+
+
+@pytest.mark.parametrize(("answer", "status"), [("y\n", "ok"), ("n\n", "refused")])
+def test_confirm_asks_before_an_mcp_call(ip, server, registry, monkeypatch, capsys, answer, status):
+    monkeypatch.setattr("sys.stdin", io.StringIO(answer))
+    mcp.add("evil", [sys.executable, HOSTILE])
+    server.push(Turn(tool_calls=[{"name": "echo", "arguments": {"text": "hi"}}]), Turn(content="ok"))
+    run_cell(ip, "%%ollama -m llama3.2 --tools mcp:evil/echo --confirm\nsay hi")
+    assert 'Run echo({"text": "hi"})? [y/N]' in capsys.readouterr().out
+    (call,) = ip.user_ns["_ollama"].trace
+    assert (call.server, call.status) == ("evil", status)
+    assert (call.result == "hi") is (status == "ok")
+
+
+def test_the_chat_box_offers_an_mcp_servers_tools(server, registry):
+    from ollama_nb import ChatWidget
+
+    mcp.add("clock", CLOCK)
+    server.push(
+        Turn(tool_calls=[{"name": "convert_time", "arguments": TOKYO_TO_KOLKATA}]), Turn(content="5:30.")
+    )
+    chat = ChatWidget(model="llama3.2", tools=["mcp:clock"], host=server.url)
+    reply = chat.ask("It is 9:00 in Tokyo. And in Kolkata?", wait=True).result(60)
+    assert reply is not None and reply.content == "5:30."
+    assert (reply.trace[0].server, reply.trace[0].status) == ("clock", "ok")
+    assert [t["function"]["name"] for t in server.state.chats()[0]["tools"]] == [
+        "get_current_time",
+        "convert_time",
+    ]
