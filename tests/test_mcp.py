@@ -433,3 +433,20 @@ def test_the_chat_box_offers_an_mcp_servers_tools(server, registry):
         "get_current_time",
         "convert_time",
     ]
+
+
+def test_the_tutorials_recording_of_the_clock_still_matches_on_another_day():
+    from ollama_nb.standin import Cassette
+
+    cassette = Cassette.load(Path(__file__).parents[1] / "notebooks" / "cassettes" / "demo.json")
+    (recorded,) = [e for e in cassette.exchanges if (e.request or {}).get("messages", [{}])[-1].get("role") == "tool"
+                   and "Asia/Kolkata" in e.request["messages"][-1]["content"]]  # fmt: skip
+    body = json.loads(json.dumps(recorded.request))
+    result = json.loads(body["messages"][-1]["content"])
+    for side, day in (("source", "2031-02-03T09:00:00+09:00"), ("target", "2031-02-03T05:30:00+05:30")):
+        result[side].update(datetime=day, day_of_week="Monday")
+    body["messages"][-1]["content"] = json.dumps(result, indent=2)
+    assert cassette.match("POST", recorded.path, body) is recorded  # the day the clock ran is not the point
+    result["time_difference"] = "-4.5h"
+    body["messages"][-1]["content"] = json.dumps(result, indent=2)
+    assert cassette.match("POST", recorded.path, body) is None  # anything else must be the same
