@@ -16,6 +16,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -492,6 +493,18 @@ class McpTool:
                                                     "parameters": parameters}}  # fmt: skip
         return cls(server, tool.name, description, tool.input_schema, schema)
 
+    @functools.cached_property
+    def _validator(self) -> Any:
+        """The server's input schema, compiled once (checking a schema costs milliseconds)."""
+        import jsonschema
+
+        try:
+            validator_class = jsonschema.validators.validator_for(self.input_schema)
+            validator_class.check_schema(self.input_schema)
+            return validator_class(self.input_schema)
+        except Exception:  # a schema jsonschema cannot read: the server judges the arguments
+            return None
+
     @property
     def qualified(self) -> str:
         return f"{PREFIX}{self.server}/{self.name}"
@@ -508,10 +521,10 @@ class McpTool:
                 ) from None
         if not isinstance(arguments, dict):
             raise ArgumentError(f"arguments must be a JSON object, got {json_kind(arguments)}")
-        problems = _problems(self.input_schema, arguments)
+        problems = _problems(self._validator, arguments)
         if problems:
             decoded = {k: _json_or(v) for k, v in arguments.items()}
-            if decoded != arguments and not _problems(self.input_schema, decoded):
+            if decoded != arguments and not _problems(self._validator, decoded):
                 return decoded
             raise ArgumentError("; ".join(problems))
         return dict(arguments)
@@ -532,16 +545,14 @@ def _json_or(value: Any) -> Any:
         return value
 
 
-def _problems(schema: dict[str, Any], arguments: dict[str, Any]) -> list[str]:
-    """What is wrong with ``arguments`` for ``schema`` (none when the schema itself is broken:
-    then the server judges)."""
-    import jsonschema
-
+def _problems(validator: Any, arguments: dict[str, Any]) -> list[str]:
+    """What is wrong with ``arguments`` (nothing when the schema could not be read: then the
+    server judges)."""
+    if validator is None:
+        return []
     try:
-        validator_class = jsonschema.validators.validator_for(schema)
-        validator_class.check_schema(schema)
-        errors = sorted(validator_class(schema).iter_errors(arguments), key=lambda e: list(e.path))
-    except Exception:  # a schema jsonschema cannot read
+        errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
+    except Exception:  # a schema jsonschema reads but cannot apply (an unresolvable $ref)
         return []
     return [_problem(e) for e in errors]
 

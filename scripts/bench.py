@@ -241,45 +241,41 @@ def mcp_bench(server: StandInServer, calls: int = 200, starts: int = 5) -> None:
         box.run(spec, dict(values))
         first.append(time.perf_counter() - t)
 
-    def timed_runs(toolbox: Toolbox, name: str) -> list[float]:
-        spec, values = toolbox.prepare(name, TOKYO_TO_KOLKATA)  # type: ignore[misc]
-        samples = []
-        for _ in range(calls):
-            t = time.perf_counter()
-            outcome = toolbox.run(spec, dict(values))
-            samples.append(time.perf_counter() - t)
-        assert outcome.status == "ok", outcome.content
-        return samples
+    # interleaved, so that the machine's load falls on each the same: one call of each kind per step
+    mcp_box, function_box = box, Toolbox([convert_time])
+    mcp_call = mcp_box.prepare("convert_time", TOKYO_TO_KOLKATA)
+    function_call = function_box.prepare("convert_time", TOKYO_TO_KOLKATA)
+    loop_ = mcp._runner.loop()
 
-    through_mcp = timed_runs(box, "convert_time")
-    function = timed_runs(Toolbox([convert_time]), "convert_time")
-    work = []
+    async def sdk_once() -> float:  # the SDK's own round trip, timed on its loop: no thread hop
+        t = time.perf_counter()
+        await clock._session.call_tool("convert_time", TOKYO_TO_KOLKATA)  # type: ignore[union-attr]
+        return time.perf_counter() - t
+
+    through_mcp, function, work, sdk = [], [], [], []
     for _ in range(calls):
+        t = time.perf_counter()
+        assert mcp_box.run(*mcp_call).status == "ok"  # type: ignore[misc]
+        through_mcp.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        function_box.run(*function_call)  # type: ignore[misc]
+        function.append(time.perf_counter() - t)
         t = time.perf_counter()
         TimeServer().convert_time("Asia/Tokyo", "09:00", "Asia/Kolkata")
         work.append(time.perf_counter() - t)
-
-    async def sdk_only() -> list[float]:  # the SDK's own round trip, timed on its loop: no thread hop
-        samples = []
-        for _ in range(calls):
-            t = time.perf_counter()
-            await clock._session.call_tool("convert_time", TOKYO_TO_KOLKATA)  # type: ignore[union-attr]
-            samples.append(time.perf_counter() - t)
-        return samples
-
-    sdk = asyncio.run_coroutine_threadsafe(sdk_only(), mcp._runner.loop()).result()
+        sdk.append(asyncio.run_coroutine_threadsafe(sdk_once(), loop_).result())
 
     backend = api.connect(server.url)
-    round_trips = {}
-    for label, tools in (("function", [convert_time]), ("mcp", ["mcp:bench-clock/convert_time"])):
-        start = len(server.state.requests)
-        rounds = 100
-        server.push(*[Turn(tool_calls=[{"name": "convert_time", "arguments": TOKYO_TO_KOLKATA}])] * rounds,
-                    Turn(content="done"))  # fmt: skip
-        loop.run(backend, loop.Request("llama3.2", [{"role": "user", "content": "go"}]),
-                 toolbox=Toolbox(tools), view=NullView(), max_rounds=rounds + 1)  # fmt: skip
-        log = [r for r in server.state.requests[start:] if r.path == "/api/chat"]
-        round_trips[label] = [b.received_at - a.finished_at for a, b in itertools.pairwise(log)]
+    round_trips: dict[str, list[float]] = {"function": [], "mcp": []}
+    for _ in range(10):  # ten rounds of each, alternating
+        for label, toolbox in (("function", function_box), ("mcp", mcp_box)):
+            start = len(server.state.requests)
+            server.push(*[Turn(tool_calls=[{"name": "convert_time", "arguments": TOKYO_TO_KOLKATA}])] * 10,
+                        Turn(content="done"))  # fmt: skip
+            loop.run(backend, loop.Request("llama3.2", [{"role": "user", "content": "go"}]),
+                     toolbox=toolbox, view=NullView(), max_rounds=11)  # fmt: skip
+            log = [r for r in server.state.requests[start:] if r.path == "/api/chat"]
+            round_trips[label] += [b.received_at - a.finished_at for a, b in itertools.pairwise(log)]
     mcp.remove("bench-clock")
 
     print(f"6. MCP tools, mcp-server-time over stdio (medians; {calls} calls, {starts} starts):")
