@@ -41,13 +41,13 @@ NOTEBOOKS = ROOT / "notebooks"
 CASSETTES = NOTEBOOKS / "cassettes"
 REAL = {"Why is the sky blue?"}
 MCP_PROMPT = "It is 09:00 in Asia/Tokyo. What time is it in Asia/Kolkata?"
-# The demo model cannot read three arguments out of one sentence: for tutorial 06 the model's
+# The demo model cannot read three arguments out of one sentence: for tutorial 07 the model's
 # call is scripted (the notebook says so); the result is the real MCP server's, the answer the demo's.
 SCRIPTED_CALLS = {MCP_PROMPT: [{"name": "convert_time", "arguments": {
     "source_timezone": "Asia/Tokyo", "time": "09:00", "target_timezone": "Asia/Kolkata"}}]}  # fmt: skip
 DEMO_ABOUT = (
     "the stand-in's demo model (ollama_nb.standin.demo): no weights, a table of the tutorials' prompts "
-    "(tutorial 06's tool call scripted, its result the real MCP server's)"
+    "(tutorial 07's tool call scripted, its result the real MCP server's)"
 )
 
 

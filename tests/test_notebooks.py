@@ -178,7 +178,7 @@ def test_chat_widget_notebook_answers_from_code(executed):
 
 @recorded_only
 def test_mcp_notebook_calls_the_real_time_server(executed):
-    nb = executed("06_mcp_tools.ipynb")
+    nb = executed("07_mcp_tools.ipynb")
     (call,) = [e for a in replies(nb) for e in a["trace"]["entries"] if e["kind"] == "round"]
     assert (call["server"], call["name"], call["status"]) == ("clock", "convert_time", "ok")
     assert json.loads(call["result"])["time_difference"] == "-3.5h"  # the real server's answer

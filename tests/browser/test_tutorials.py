@@ -77,7 +77,7 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "%ollama render -m llama3.2": ["<|im_start|>system", "Answer in one word."],
         "%%ollama -m llama3.2,qwen3": ["first token", "Recursion is"],
     },
-    "06_mcp_tools.ipynb": {
+    "07_mcp_tools.ipynb": {
         "%ollama schema mcp:clock": ['"name": "convert_time"'],
         "%ollama mcp list": ["clock · running", "convert_time: Convert time between timezones"],
         "%%ollama -m llama3.2 --tools mcp:clock": ["clock › convert_time(", "convert_time returned"],
