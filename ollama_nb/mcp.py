@@ -64,7 +64,6 @@ class _Runner:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
-        self._start_limit = DEFAULT_MCP_TIMEOUT
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -138,6 +137,7 @@ class Server:
         self._calls: set[asyncio.Task[Any]] = set()
         self._broken: str | None = None  # why the running connection can no longer be trusted
         self._stray: str | None = None  # the last line that was not JSON-RPC, when no call waited
+        self._start_limit = DEFAULT_MCP_TIMEOUT  # the start under way: its limit, in seconds
         self._lock = threading.Lock()
 
     @property
@@ -159,7 +159,6 @@ class Server:
     def start(self, timeout: float | None = None) -> tuple[McpTool, ...]:
         """Start the server unless it runs; its tools. Raises :class:`McpError` (one line)."""
         _sdk()
-        limit = self._start_limit = self.limit(timeout)
         with self._lock:
             alive = self._owner is not None and not self._owner.done()
             if alive and self.state == "running" and self._broken is None:
@@ -167,6 +166,7 @@ class Server:
             if alive:  # a connection that broke: its task ends before a new one starts
                 self._halt("restarting")
             ready: concurrent.futures.Future[list[Tool]] = concurrent.futures.Future()
+            limit = self._start_limit = self.limit(timeout)
             self.state, self.error, self._broken, self._stray = "starting", None, None, None
             self._stop = asyncio.Event()
             self._owner = _runner.submit(self._own(ready, self._stop))
@@ -488,7 +488,10 @@ class McpTool:
     @classmethod
     def of(cls, server: str, tool: Tool) -> McpTool:
         description = tool.description or ""
-        parameters = tidy(tool.input_schema)
+        try:
+            parameters = tidy(tool.input_schema)
+        except Exception:  # a schema too odd to tidy (a server's own invention) goes as it came
+            parameters = tool.input_schema
         schema = {"type": "function", "function": {"name": tool.name, "description": description,
                                                     "parameters": parameters}}  # fmt: skip
         return cls(server, tool.name, description, tool.input_schema, schema)
