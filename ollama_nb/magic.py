@@ -251,7 +251,7 @@ class OllamaMagics(Magics):
         except OptionError as exc:
             raise UsageError(_as_option(exc)) from None
         rendered = api.render_prompt(prompt, settings=settings, chat=args.chat, cell=_cell_key(line, cell))
-        html = f'<div class="ollama-nb">{render.style_tag()}{inside_html.rendered_html(rendered, open_=True)}</div>'
+        html = render.wrapped(inside_html.rendered_html(rendered, open_=True))
         display({"text/html": html, "text/plain": rendered.text}, raw=True)
         if args.out:
             self._namespace[args.out] = rendered

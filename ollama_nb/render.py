@@ -39,6 +39,13 @@ def style_tag() -> str:
     return f"<style>{stylesheet()}</style>"
 
 
+def wrapped(inner: str, *kinds: str, style: bool = True) -> str:
+    """HTML inside the ``ollama-nb`` box that the stylesheet styles (``kinds``: more classes),
+    the stylesheet first unless the page already has it."""
+    classes = " ".join(("ollama-nb", *kinds))
+    return f'<div class="{classes}">{style_tag() if style else ""}{inner}</div>'
+
+
 def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0.0) -> str:
     """``qwen3 · 120 tokens · 45.1 tokens/s · model 2.31 s · tools 2 calls · 3.10 s in all``
 
