@@ -27,6 +27,7 @@ from .errors import (
     FormatError,
     InputError,
     Interrupted,
+    McpError,
     ModelNotFound,
     NotOllama,
     OllamaNbError,
@@ -37,6 +38,7 @@ from .errors import (
     ServerError,
     ServerUnreachable,
     StreamBroken,
+    ToolClash,
     Unsupported,
 )
 from .reply import Reply
@@ -87,6 +89,7 @@ __all__ = [
     "FormatError",
     "InputError",
     "Interrupted",
+    "McpError",
     "ModelInfo",
     "ModelNotFound",
     "NotOllama",
@@ -102,6 +105,7 @@ __all__ = [
     "Settings",
     "StreamBroken",
     "StreamingMarkdown",
+    "ToolClash",
     "Trace",
     "TraceView",
     "Unsupported",
