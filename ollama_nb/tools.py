@@ -57,9 +57,8 @@ class Toolbox:
     def __init__(self, functions: Iterable[Offered] = (), *, max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
                  mcp_timeout: float | None = None) -> None:  # fmt: skip
         self.specs: dict[str, Entry] = {}
-        self.mcp_timeout = (
-            mcp_timeout  # seconds an MCP server may take to start or answer (None: the default)
-        )
+        # seconds an MCP server may take to start or to answer (None: the server's or the default)
+        self.mcp_timeout = mcp_timeout
         problems = []
         for function in functions:
             try:
