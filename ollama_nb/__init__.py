@@ -28,6 +28,7 @@ from .errors import (
     FormatError,
     InputError,
     Interrupted,
+    McpError,
     ModelNotFound,
     NotOllama,
     OllamaNbError,
@@ -40,6 +41,7 @@ from .errors import (
     ServerUnreachable,
     SharedServer,
     StreamBroken,
+    ToolClash,
     Unsupported,
 )
 from .reply import Reply
@@ -90,6 +92,7 @@ __all__ = [
     "FormatError",
     "InputError",
     "Interrupted",
+    "McpError",
     "ModelInfo",
     "ModelNotFound",
     "NotOllama",
@@ -107,6 +110,7 @@ __all__ = [
     "SharedServer",
     "StreamBroken",
     "StreamingMarkdown",
+    "ToolClash",
     "Trace",
     "TraceView",
     "Unsupported",

@@ -71,7 +71,7 @@ class ChatWidget(widgets.VBox):
         self,
         model: str | None = None,
         *,
-        tools: Iterable[Callable[..., Any]] = (),
+        tools: Iterable[Callable[..., Any] | str] = (),  # str: "mcp:SERVER" or "mcp:SERVER/TOOL"
         system: str | None = None,
         host: str | None = None,
         conversation: Conversation | None = None,
@@ -182,7 +182,7 @@ class ChatWidget(widgets.VBox):
             return ("No model to ask: pick one in the Model list above. The list is empty when no "
                     f"Ollama answered at {host}.")  # fmt: skip
         if model in self._no_tools:
-            names = ", ".join(getattr(t, "__name__", "?") for t in self.tools)
+            names = ", ".join(getattr(t, "__name__", None) or str(t) for t in self.tools)
             return (f"{model} cannot use this box's tools ({names}): pick a model in the list "
                     "that is not marked 'cannot use tools'.")  # fmt: skip
         return None

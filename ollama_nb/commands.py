@@ -20,6 +20,7 @@ from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import api
+from . import mcp as servers
 from . import models as manage
 from .conversation import conversation, conversations
 from .errors import ConfirmUnavailable, ModelNotFound, OllamaNbError, OptionError
@@ -115,9 +116,16 @@ def models(context: Context, args: argparse.Namespace) -> None:
 
 
 @command("schema")
-@argument("function", metavar="FUNCTION", help="a function defined in the notebook")
+@argument("function", metavar="FUNCTION", help="a function defined in the notebook, or mcp:SERVER/TOOL")
 def schema(context: Context, args: argparse.Namespace) -> None:
-    """Show the tool schema the model sees for a function."""
+    """Show the tool schema the model sees for a function (or an MCP server's tool)."""
+    if servers.is_entry(args.function):
+        try:
+            found = servers.resolve(args.function)
+        except OllamaNbError as exc:
+            raise UsageError(str(exc)) from None
+        print("\n".join(json.dumps(tool.schema, indent=2) for tool in found))
+        return
     function = lookup(context.namespace, args.function, "function")
     try:
         spec = tool_spec(function)
@@ -305,3 +313,38 @@ def rm(context: Context, args: argparse.Namespace) -> None:
             return
     _or_a_prompt("rm", args.model, lambda: manage.rm(args.model, backend=backend))
     print(f"Deleted {args.model} from {backend.host}.")
+
+
+@command("mcp")
+@argument("action", choices=("add", "list", "remove", "log"), help="what to do")
+@argument("name", nargs="?", metavar="NAME", help="the server's name (add, remove, log)")
+@argument(
+    "command",
+    nargs="*",
+    metavar="-- COMMAND",
+    help="add: the stdio server's command and its arguments, after --",
+)
+@argument("--url", help="add: a streamable HTTP server's URL instead of a command")
+@argument("--timeout", type=float, help="add: seconds for its start and for each call (default: mcp_timeout)")
+def mcp(context: Context, args: argparse.Namespace) -> None:
+    """Tool servers (Model Context Protocol): add NAME -- COMMAND | add NAME --url URL | list | remove NAME | log NAME."""
+    try:
+        if args.action == "list":
+            print(servers.listing())
+        elif not args.name:
+            raise UsageError(f"%ollama mcp {args.action} needs the server's NAME")
+        elif args.action == "add":
+            if bool(args.command) == bool(args.url):
+                raise UsageError(
+                    "%ollama mcp add NAME takes -- COMMAND [ARGS...] (stdio) or --url URL (streamable HTTP)"
+                )
+            server = servers.add(args.name, args.command or None, url=args.url, timeout=args.timeout)
+            print(f"Added the MCP server {server.name} ({server.where}): it starts on first use; "
+                  f"offer its tools with --tools mcp:{server.name} or mcp:{server.name}/TOOL")  # fmt: skip
+        elif args.action == "remove":
+            servers.remove(args.name)
+            print(f"Removed the MCP server {args.name} (stopped if it was running)")
+        else:
+            print(servers.log(args.name) or f"(the log of {args.name} is empty: it has not started yet)")
+    except OllamaNbError as exc:
+        raise UsageError(str(exc)) from None

@@ -134,3 +134,17 @@ class ServerBusy(ServerError):
 class SharedServer(OllamaNbError):
     """With ``shared=true``: the cell would change the server for everyone (reload its model,
     pull, create or remove one), so it was not sent; ``--force`` sends it."""
+
+
+class McpError(OllamaNbError):
+    """An MCP tool server that cannot be used: the SDK missing, an unknown name, a server that
+    does not start or does not answer. Says which server and where its log is."""
+
+
+class ToolFailed(OllamaNbError):
+    """A tool call that failed in words of its own (an MCP server's error text, a crash, a
+    timeout): the message is what the model and the trace get, without an exception name."""
+
+
+class ToolClash(SchemaError):
+    """Two different tools offered under one name (two MCP servers, or a server and a function)."""

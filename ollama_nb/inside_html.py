@@ -146,7 +146,7 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
                 shapes.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y}" y2="{y + height}" stroke="currentColor" '
                               f'stroke-width="1.5"><title>first token at {duration(entry.first_token_s)}</title></line>')  # fmt: skip
         else:
-            name = entry.name
+            name = f"{entry.server} › {entry.name}" if entry.server else entry.name
             colour = ROUND_OK if entry.status == "ok" else ROUND_FAILED
             shapes.append(
                 _rect(x0, y, entry.duration_s * scale, colour, f"{name}: {duration(entry.duration_s)}", width)

@@ -228,10 +228,10 @@ class _Session:
             self.view.event(type(event)(PARAGRAPH))
 
     def tool_round(self, turn: int, call: ToolCall) -> None:
-        record = self.reply.trace.add(ToolRound(call.name, call.arguments, call.position, turn, call.id,
-                                                started_s=self.now()))  # fmt: skip
-        self.view.round(record)
         assert self.toolbox is not None  # only called when tools were offered
+        record = self.reply.trace.add(ToolRound(call.name, call.arguments, call.position, turn, call.id,
+                                                started_s=self.now(), server=self.toolbox.server_of(call.name)))  # fmt: skip
+        self.view.round(record)
         prepared = self.toolbox.prepare(call.name, call.arguments)
         try:
             if isinstance(prepared, Outcome):

@@ -96,7 +96,11 @@ class OllamaMagics(Magics):
               help="an image for a vision model, repeatable: a file path, or bytes or a PIL image in a variable")  # fmt: skip
     @argument("--raw", action="store_true", help="send the prompt verbatim: no {{name}} interpolation")
     @argument_group("Tools")
-    @argument("--tools", metavar="F,G", help="notebook functions the model may call, by name")
+    @argument(
+        "--tools",
+        metavar="F,G",
+        help="notebook functions the model may call, by name; mcp:SERVER or mcp:SERVER/TOOL for an MCP server's",
+    )
     @argument("--max-rounds", type=int, metavar="N",
               help="tool rounds before the model must answer (default 10)")  # fmt: skip
     @argument("--confirm", action="store_true", help="ask y/N before each tool call")
@@ -266,8 +270,13 @@ class OllamaMagics(Magics):
             self._namespace[out] = reply
 
     def _tools(self, names: str | None) -> list[Any]:
-        functions = []
+        """Notebook functions by name, and MCP servers' tools (``mcp:NAME``, ``mcp:NAME/TOOL``) as
+        written: those the pipeline starts and resolves."""
+        functions: list[Any] = []
         for name in filter(None, (n.strip() for n in (names or "").split(","))):
+            if name.startswith("mcp:"):
+                functions.append(name)
+                continue
             function = commands.lookup(self._namespace, name, "tool")
             if not callable(function):
                 raise UsageError(f"tool {name!r} is a {type(function).__name__}, not a function")

@@ -100,7 +100,9 @@ def prepare(
                 "No model given: pass model=... (or -m MODEL), or set a default with %ollama use NAME."
             )
         settings = settings.replace(model=model)
-        toolbox = Toolbox(settings.tools, max_result_chars=settings.max_result_chars)
+        toolbox = Toolbox(
+            settings.tools, max_result_chars=settings.max_result_chars, mcp_timeout=settings.mcp_timeout
+        )
         if backend is None:  # a conversation's requests carry its id; a cell on its own, one of its own
             backend = connect(settings, thread.id if thread is not None else uuid.uuid4().hex)
         dropped, earlier = 0, None

@@ -86,13 +86,14 @@ def _value(value: Any, limit: int = 40) -> str:
 
 
 def call_text(round: ToolRound) -> str:  # noqa: A002
-    """``add_two_numbers(a=3, b=1)``"""
+    """``add_two_numbers(a=3, b=1)``; an MCP server's tool after its server:
+    ``clock › get_current_time(timezone="Asia/Tokyo")``"""
     arguments = round.arguments
     if isinstance(arguments, dict):
         inner = ", ".join(f"{k}={_value(v)}" for k, v in arguments.items())
     else:
         inner = _value(arguments)
-    return f"{round.name}({inner})"
+    return f"{f'{round.server} › ' if round.server else ''}{round.name}({inner})"
 
 
 def round_summary(round: ToolRound) -> str:  # noqa: A002

@@ -53,7 +53,7 @@ class ToolSpec:
                     f"arguments must be a JSON object, got text that is not JSON: {text[:80]!r}"
                 )
         if not isinstance(arguments, dict):
-            raise ArgumentError(f"arguments must be a JSON object, got {_json_kind(arguments)}")
+            raise ArgumentError(f"arguments must be a JSON object, got {json_kind(arguments)}")
         try:
             values = self.arguments.model_validate(arguments)
         except pydantic.ValidationError as first:
@@ -78,7 +78,7 @@ class ToolSpec:
 _NOT_JSON = object()
 
 
-def _json_kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     """What a decoded JSON value is, in JSON's words."""
     if value is None:
         return "null"
@@ -230,6 +230,18 @@ def _noise(key: str, value: Any) -> bool:
     return key == "title" or (key == "additionalProperties" and value is False)
 
 
+def tidy(parameters: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema written elsewhere (an MCP server's input schema) made to read as a notebook
+    tool's does; the argument is left as it is. Draft-7 ``definitions`` count as ``$defs``."""
+    copy = json.loads(json.dumps(parameters))  # a deep copy of plain JSON data
+    for key in ("$schema", "$id"):  # about the document, not the arguments
+        copy.pop(key, None)
+    if isinstance(copy.get("definitions"), dict) and "$defs" not in copy:
+        copy["$defs"] = copy.pop("definitions")
+        copy = json.loads(json.dumps(copy).replace('"#/definitions/', '"#/$defs/'))
+    return _tidy(copy)
+
+
 def _tidy(parameters: dict[str, Any]) -> dict[str, Any]:
     """Make pydantic's schema read well to Ollama and a small model.
 
@@ -245,7 +257,7 @@ def _tidy(parameters: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(node, dict):
             return node
         ref = node.get("$ref", "")
-        if ref.startswith("#/$defs/") and ref[8:] not in seen:
+        if ref.startswith("#/$defs/") and ref[8:] not in seen and ref[8:] in defs:
             target = ref[8:]
             merged = {**defs[target], **{k: v for k, v in node.items() if k != "$ref"}}
             return walk(merged, (*seen, target))

@@ -22,6 +22,7 @@ THINK_LEVELS = ("low", "medium", "high", "max")
 Think = bool | Literal["low", "medium", "high", "max"] | None
 DEFAULT_MAX_ROUNDS = 10
 DEFAULT_MAX_RESULT_CHARS = 20_000
+DEFAULT_MCP_TIMEOUT = 60.0
 
 
 class Settings(BaseModel):
@@ -61,6 +62,9 @@ class Settings(BaseModel):
     max_rounds: int = Field(default=DEFAULT_MAX_ROUNDS, ge=1)
     max_result_chars: int = Field(default=DEFAULT_MAX_RESULT_CHARS, ge=1)
     confirm: Callable[..., bool] | None = Field(default=None, repr=False)
+    mcp_timeout: float = Field(
+        default=DEFAULT_MCP_TIMEOUT, gt=0
+    )  # seconds an MCP server may take to start or answer
     # -- what is shown
     render: bool = False  # also ask the server for the prompt as the model reads it
 
@@ -140,7 +144,7 @@ def make(**values: Any) -> Settings:
 
 CONFIGURABLE = ("model", "host", "api_key", "keep_alive", "timeout", "max_rounds", "max_result_chars",
                 "strict_context", "system", "think", "queue_timeout", "retries", "retry_max_wait",
-                "shared")  # fmt: skip
+                "shared", "mcp_timeout")  # fmt: skip
 
 
 def parse_setting(name: str, text: str) -> Any:

@@ -12,6 +12,9 @@ from typing import Any, TypeVar
 
 import pydantic_core
 
+from . import mcp
+from .errors import ToolClash, ToolFailed
+from .mcp import McpTool
 from .schema import ArgumentError, SchemaError, ToolSpec, build, tool_spec
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,20 +46,30 @@ class Outcome:
     error: str | None = None
 
 
-class Toolbox:
-    """The named functions a model may call in one cell, with their schemas."""
+Entry = ToolSpec | McpTool  # a notebook function's tool, or an MCP server's
+Offered = Callable[..., Any] | ToolSpec | McpTool | str  # str: "mcp:SERVER" or "mcp:SERVER/TOOL"
 
-    def __init__(self, functions: Iterable[Callable[..., Any] | ToolSpec] = (), *,
-                 max_result_chars: int = DEFAULT_MAX_RESULT_CHARS) -> None:  # fmt: skip
-        self.specs: dict[str, ToolSpec] = {}
+
+class Toolbox:
+    """The named tools a model may call in one cell (notebook functions and MCP servers' tools),
+    with their schemas. Two different tools under one name are refused, naming both."""
+
+    def __init__(self, functions: Iterable[Offered] = (), *, max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
+                 mcp_timeout: float | None = None) -> None:  # fmt: skip
+        self.specs: dict[str, Entry] = {}
+        # seconds an MCP server may take to start or to answer (None: the server's or the default)
+        self.mcp_timeout = mcp_timeout
         problems = []
         for function in functions:
             try:
-                spec = function if isinstance(function, ToolSpec) else tool_spec(function)
+                entries = _entries(function, mcp_timeout)
             except SchemaError as exc:
                 problems.append(str(exc))
                 continue
-            self.specs[spec.name] = spec
+            for entry in entries:
+                other = self.specs.setdefault(entry.name, entry)
+                if not _same(other, entry):
+                    raise ToolClash(_clash(other, entry))
         if problems:
             raise SchemaError("; ".join(problems))
         self.max_result_chars = max_result_chars
@@ -64,10 +77,15 @@ class Toolbox:
     def __bool__(self) -> bool:
         return bool(self.specs)
 
+    def server_of(self, name: str) -> str | None:
+        """The MCP server a tool comes from (None for a notebook function or an unknown name)."""
+        entry = self.specs.get(name)
+        return entry.server if isinstance(entry, McpTool) else None
+
     def schemas(self) -> list[dict[str, Any]]:
         return [spec.schema for spec in self.specs.values()]
 
-    def prepare(self, name: str, arguments: Any) -> tuple[ToolSpec, dict[str, Any]] | Outcome:
+    def prepare(self, name: str, arguments: Any) -> tuple[Entry, dict[str, Any]] | Outcome:
         """Find and validate a call; an :class:`Outcome` with the error when it cannot run.
 
         ``arguments`` is what the model sent: an object, or JSON text of one (small models send
@@ -84,12 +102,19 @@ class Toolbox:
             return Outcome(f"Error: invalid arguments for {name}: {exc}. Nothing was run; "
                            "call it again with corrected arguments.", "error", error=str(exc))  # fmt: skip
 
-    def run(self, spec: ToolSpec, values: dict[str, Any]) -> Outcome:
-        """Call the function and turn its result into text. Whatever the tool's code raises
-        (``sys.exit()`` included) becomes an error message for the model; an interrupt stops."""
+    def run(self, spec: Entry, values: dict[str, Any]) -> Outcome:
+        """Call the function (or the MCP server) and turn its result into text. Whatever the
+        tool's code raises (``sys.exit()`` included) becomes an error message for the model; an
+        interrupt stops."""
         coerced = dict(values)
         try:
-            result = _call(spec, dict(values))
+            result = (
+                spec.call(dict(values), self.mcp_timeout)
+                if isinstance(spec, McpTool)
+                else _call(spec, dict(values))
+            )
+        except ToolFailed as exc:  # its own words: an MCP server's error text, a crash, a timeout
+            return _failed(as_text(str(exc), self.max_result_chars), coerced)
         except (Exception, SystemExit, asyncio.CancelledError) as exc:
             return _failed(_describe(exc), coerced)
         try:
@@ -104,6 +129,45 @@ class Toolbox:
         as the limit: a tool may return an endless one.
         """
         return as_text(value, self.max_result_chars)
+
+
+def _entries(offered: Offered, mcp_timeout: float | None) -> list[Entry]:
+    if isinstance(offered, (ToolSpec, McpTool)):
+        return [offered]
+    if isinstance(offered, str):
+        if mcp.is_entry(offered):
+            return list(mcp.resolve(offered, mcp_timeout))
+        raise SchemaError(f"{offered!r} is not a tool: pass a function, or 'mcp:SERVER' (all of an MCP "
+                          "server's tools) or 'mcp:SERVER/TOOL' (one)")  # fmt: skip
+    return [tool_spec(offered)]
+
+
+def _same(a: Entry, b: Entry) -> bool:
+    if isinstance(a, McpTool) and isinstance(b, McpTool):
+        return (a.server, a.name) == (b.server, b.name)
+    return a is b or (isinstance(a, ToolSpec) and isinstance(b, ToolSpec) and a.function is b.function)
+
+
+def _origin(entry: Entry) -> str:
+    if isinstance(entry, McpTool):
+        return f"a tool of the MCP server {entry.server}"
+    return f"the notebook function {getattr(entry.function, '__qualname__', entry.name)}"
+
+
+def _clash(first: Entry, second: Entry) -> str:
+    """One line naming both tools and how to offer only one."""
+    servers = [e for e in (first, second) if isinstance(e, McpTool)]
+    if len(servers) == 2:
+        how = (f"mcp:{first.server}/{first.name} or mcp:{second.server}/{second.name}, "  # type: ignore[union-attr]
+               "with the servers' other tools named one by one")  # fmt: skip
+    elif servers:
+        how = (f"name the other tools of {servers[0].server} one by one (mcp:{servers[0].server}/TOOL), "
+               "or rename the function with @tool(name=...)")  # fmt: skip
+    else:
+        how = "rename one of the functions with @tool(name=...)"
+    return (
+        f"Two tools are named {first.name!r}: {_origin(first)} and {_origin(second)}. Offer only one: {how}."
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -206,11 +270,11 @@ def _await(awaitable: Any) -> Any:
     worker = threading.Thread(target=work, name="ollama_nb async tool", daemon=True)
     worker.start()
     try:
-        while True:  # a timeout lets the main thread notice an interrupt (also from interrupt_main)
-            try:
-                return finished.result(timeout=0.05)
-            except concurrent.futures.TimeoutError:
-                continue
+        # short waits let the main thread notice an interrupt (also from interrupt_main); not
+        # result(timeout=...), which cannot tell its own timeout from a TimeoutError the tool raised
+        while not finished.done():
+            concurrent.futures.wait([finished], timeout=0.05)
+        return finished.result()
     except KeyboardInterrupt:
         try:
             loop, task = started.result(timeout=CANCEL_GRACE_S)

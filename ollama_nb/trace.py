@@ -49,6 +49,7 @@ class ToolRound:
     status: Status = "pending"
     started_s: float = 0.0
     duration_s: float = 0.0
+    server: str | None = None  # the MCP server the tool came from; None for a notebook function
     kind: Literal["round"] = "round"
 
     @property

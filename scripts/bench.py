@@ -215,7 +215,100 @@ def pull_traffic(client: Any, server: StandInServer, speed: float = 50e6) -> dic
             "line": final["text/plain"]}  # fmt: skip
 
 
+CLOCK = "python -m mcp_server_time --local-timezone UTC"
+TOKYO_TO_KOLKATA = {"source_timezone": "Asia/Tokyo", "time": "09:00", "target_timezone": "Asia/Kolkata"}
+
+
+def convert_time(source_timezone: str, time: str, target_timezone: str) -> dict[str, Any]:
+    """The notebook function doing what the MCP server's convert_time does, with the same code."""
+    from mcp_server_time.server import TimeServer
+
+    return TimeServer().convert_time(source_timezone, time, target_timezone).model_dump()
+
+
+def _ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1e3
+
+
+def mcp_bench(server: StandInServer, calls: int = 200, starts: int = 5) -> None:
+    """The stdio MCP server's start-up, and what one MCP call adds beyond the server's own work,
+    beside a notebook function doing the same (mcp-server-time's convert_time)."""
+    import asyncio
+    import subprocess
+
+    from mcp_server_time.server import TimeServer
+
+    from ollama_nb import mcp
+
+    cold = [float(subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); import mcp; "
+                                  "print(time.perf_counter() - t)"], capture_output=True, text=True).stdout)
+            for _ in range(3)]  # fmt: skip
+    clock = mcp.add("bench-clock", CLOCK)
+    started, first = [], []
+    for _ in range(starts):
+        clock.stop()
+        t = time.perf_counter()
+        box = Toolbox(["mcp:bench-clock/convert_time"])  # the first use starts the server
+        started.append(time.perf_counter() - t)
+        spec, values = box.prepare("convert_time", TOKYO_TO_KOLKATA)  # type: ignore[misc]
+        t = time.perf_counter()
+        box.run(spec, dict(values))
+        first.append(time.perf_counter() - t)
+
+    # interleaved, so that the machine's load falls on each the same: one call of each kind per step
+    mcp_box, function_box = box, Toolbox([convert_time])
+    mcp_call = mcp_box.prepare("convert_time", TOKYO_TO_KOLKATA)
+    function_call = function_box.prepare("convert_time", TOKYO_TO_KOLKATA)
+    loop_ = mcp._runner.loop()
+
+    async def sdk_once() -> float:  # the SDK's own round trip, timed on its loop: no thread hop
+        t = time.perf_counter()
+        await clock._session.call_tool("convert_time", TOKYO_TO_KOLKATA)  # type: ignore[union-attr]
+        return time.perf_counter() - t
+
+    through_mcp, function, work, sdk = [], [], [], []
+    for _ in range(calls):
+        t = time.perf_counter()
+        assert mcp_box.run(*mcp_call).status == "ok"  # type: ignore[misc]
+        through_mcp.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        function_box.run(*function_call)  # type: ignore[misc]
+        function.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        TimeServer().convert_time("Asia/Tokyo", "09:00", "Asia/Kolkata")
+        work.append(time.perf_counter() - t)
+        sdk.append(asyncio.run_coroutine_threadsafe(sdk_once(), loop_).result())
+
+    backend = api.connect(server.url)
+    round_trips: dict[str, list[float]] = {"function": [], "mcp": []}
+    for _ in range(10):  # ten rounds of each, alternating
+        for label, toolbox in (("function", function_box), ("mcp", mcp_box)):
+            start = len(server.state.requests)
+            server.push(*[Turn(tool_calls=[{"name": "convert_time", "arguments": TOKYO_TO_KOLKATA}])] * 10,
+                        Turn(content="done"))  # fmt: skip
+            loop.run(backend, loop.Request("llama3.2", [{"role": "user", "content": "go"}]),
+                     toolbox=toolbox, view=NullView(), max_rounds=11)  # fmt: skip
+            log = [r for r in server.state.requests[start:] if r.path == "/api/chat"]
+            round_trips[label] += [b.received_at - a.finished_at for a, b in itertools.pairwise(log)]
+    mcp.remove("bench-clock")
+
+    print(f"7. MCP tools, mcp-server-time over stdio (medians; {calls} calls, {starts} starts):")
+    print(f"   the SDK's import in a fresh interpreter {statistics.median(cold):.2f} s · server start on first use "
+          f"(spawn, initialize, list tools) {statistics.median(started):.2f} s · the first call after it "
+          f"{_ms(first):.2f} ms")  # fmt: skip
+    print(f"   one convert_time: notebook function {_ms(function):.3f} ms · MCP {_ms(through_mcp):.3f} ms "
+          f"(the server's own work {_ms(work):.3f} ms, the SDK's round trip timed on its loop {_ms(sdk):.3f} ms)")  # fmt: skip
+    print(f"   added per MCP call beyond the server's own work {_ms(through_mcp) - _ms(work):.3f} ms, of which "
+          f"ollama_nb's thread hop, waiting and mapping {_ms(through_mcp) - _ms(sdk):.3f} ms")  # fmt: skip
+    print(f"   tool round-trip in the chat loop, end of answer to next request, tool included: notebook function "
+          f"{_ms(round_trips['function']):.3f} ms · MCP {_ms(round_trips['mcp']):.3f} ms")  # fmt: skip
+
+
 def main() -> None:
+    if "--mcp" in sys.argv:  # only the MCP part: python scripts/bench.py --mcp
+        with StandInServer() as server:
+            mcp_bench(server)
+        return
     with StandInServer() as server, kernel(server.url) as client:
         print("ollama_nb benchmark: stand-in server on 127.0.0.1, a real ipykernel, medians of 3 runs\n")
         t20 = median_pair(client, server, 20_000, ("plain_loop()", "magic()"))
@@ -253,6 +346,7 @@ def main() -> None:
         pulled = pull_traffic(client, server)
         print(f"6. %ollama pull, 271 MB at 50 MB/s ({pulled['seconds']:.1f} s): {pulled['messages']} messages, "
               f"{pulled['per_s']:.1f}/s (bars redrawn at most 4/s) · left: {pulled['line']!r}")  # fmt: skip
+        mcp_bench(server)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,14 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 CASSETTES = NOTEBOOKS / "cassettes"
 REAL = {"Why is the sky blue?"}
+MCP_PROMPT = "It is 09:00 in Asia/Tokyo. What time is it in Asia/Kolkata?"
+# The demo model cannot read three arguments out of one sentence: for tutorial 07 the model's
+# call is scripted (the notebook says so); the result is the real MCP server's, the answer the demo's.
+SCRIPTED_CALLS = {MCP_PROMPT: [{"name": "convert_time", "arguments": {
+    "source_timezone": "Asia/Tokyo", "time": "09:00", "target_timezone": "Asia/Kolkata"}}]}  # fmt: skip
 DEMO_ABOUT = (
-    "the stand-in's demo model (ollama_nb.standin.demo): no weights, a table of the tutorials' prompts"
+    "the stand-in's demo model (ollama_nb.standin.demo): no weights, a table of the tutorials' prompts "
+    "(tutorial 07's tool call scripted, its result the real MCP server's)"
 )
 
 
@@ -61,6 +67,15 @@ def first_user(body: dict[str, Any] | None) -> str:
 
 def is_real(path: str, body: dict[str, Any] | None) -> bool:
     return path == "/api/chat" and first_user(body) in REAL
+
+
+def demo_with_scripted_calls(body: dict[str, Any], thinks: bool) -> Turn:
+    """The demo model, except for the tool calls scripted above."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else {}
+    if last.get("role") == "user" and last.get("content") in SCRIPTED_CALLS:
+        return Turn(tool_calls=SCRIPTED_CALLS[last["content"]], delay=0.03)
+    return DemoResponder(delay=0.03)(body, thinks)
 
 
 def run(name: str, host: str) -> list[str]:
@@ -133,7 +148,7 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         if args.real == "built":
             args.real, about = built_real(stack)
-        demo = stack.enter_context(StandInServer(responder=DemoResponder(delay=0.03)))
+        demo = stack.enter_context(StandInServer(responder=demo_with_scripted_calls))
         real = args.real or (old.exists() and stack.enter_context(StandInServer(
             cassette=Cassette.load(old), responder=lambda body, _: Turn(status=500, error=f"not in real.json: {body}"),
         )).url)  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import re
 import shutil
@@ -173,6 +174,21 @@ def test_chat_widget_notebook_answers_from_code(executed):
         o for o in nb.cells[1].outputs if "ollama-nb-transcript" in o.get("data", {}).get("text/html", "")
     ]
     assert transcript and " · 1 reply</div>" in transcript[0]["data"]["text/html"]  # kept in the file
+
+
+@recorded_only
+def test_mcp_notebook_calls_the_real_time_server(executed):
+    nb = executed("07_mcp_tools.ipynb")
+    (call,) = [e for a in replies(nb) for e in a["trace"]["entries"] if e["kind"] == "round"]
+    assert (call["server"], call["name"], call["status"]) == ("clock", "convert_time", "ok")
+    assert json.loads(call["result"])["time_difference"] == "-3.5h"  # the real server's answer
+    assert "convert_time returned {" in replies(nb)[0]["content"]
+    assert '"name": "convert_time"' in cell_text(nb, "%ollama schema")
+    assert "clock · running · python -m mcp_server_time --local-timezone UTC" in cell_text(
+        nb, "%ollama mcp list"
+    )
+    assert "clock › convert_time {'source_timezone': 'Asia/Tokyo'" in cell_text(nb, "call = ")
+    assert "Removed the MCP server clock" in cell_text(nb, "%ollama mcp remove")
 
 
 def test_the_links_between_tutorials_lead_on():

@@ -249,6 +249,24 @@ def test_async_tools_run_also_inside_a_running_event_loop():
         assert pool.submit(asyncio.run, in_kernel_like_loop()).result() == "12.5"
 
 
+async def ask_upstream(symbol: str) -> float:
+    """Ask a slow upstream service."""
+    await asyncio.sleep(0)
+    raise TimeoutError("the upstream service did not answer")
+
+
+def test_an_async_tool_that_raises_timeout_error_is_an_error_for_the_model():
+    # the waiting thread polls with timeouts of its own: the tool's TimeoutError is not one of them
+    box = Toolbox([ask_upstream])
+    spec, values = box.prepare("ask_upstream", {"symbol": "X"})
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        outcome = pool.submit(box.run, spec, dict(values)).result(timeout=30)
+    assert (outcome.status, outcome.content) == (
+        "error",
+        "Error: TimeoutError: the upstream service did not answer",
+    )
+
+
 def test_python_api_with_decorated_tools(server):
     @ollama_nb.tool
     def multiply(a: int, b: int) -> int:

@@ -8,6 +8,7 @@ cassette file. Replaying is the stand-in server answering from that file.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -40,7 +41,23 @@ class Exchange:
 
 
 def _key(method: str, path: str, body: dict[str, Any] | None) -> str:
-    return json.dumps([method, path, body], sort_keys=True)
+    return json.dumps([method, path, _undated(body)], sort_keys=True)
+
+
+_DAY = re.compile(r"(?<!\d)\d{4}-\d{2}-\d{2}(?!\d)|\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b")
+
+
+def _undated(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The request with the dates and weekdays in its tool results blanked: a tool that reports
+    the day it ran (an MCP clock server) still matches a recording made on another day."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(messages, list):
+        return body
+    return {**body, "messages": [
+        {**m, "content": _DAY.sub("…", m["content"])}
+        if isinstance(m, dict) and m.get("role") == "tool" and isinstance(m.get("content"), str) else m
+        for m in messages
+    ]}  # fmt: skip
 
 
 @dataclass

@@ -77,6 +77,13 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "%ollama render -m llama3.2": ["<|im_start|>system", "Answer in one word."],
         "%%ollama -m llama3.2,qwen3": ["first token", "Recursion is"],
     },
+    "07_mcp_tools.ipynb": {
+        "%ollama schema mcp:clock": ['"name": "convert_time"'],
+        "%ollama mcp list": ["clock · running", "convert_time: Convert time between timezones"],
+        "%%ollama -m llama3.2 --tools mcp:clock": ["clock › convert_time(", "convert_time returned"],
+        "call = _ollama.trace[0]": ["clock › convert_time", '"time_difference": "-3.5h"'],
+        "%ollama mcp remove": ["Removed the MCP server clock"],
+    },
 }
 CANNED = "knows only the tutorials' questions"  # the demo model's note for a prompt it cannot answer
 
