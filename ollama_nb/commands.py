@@ -23,7 +23,7 @@ from . import api
 from . import mcp as servers
 from . import models as manage
 from .conversation import conversation, conversations
-from .errors import ConfirmUnavailable, ModelNotFound, OllamaNbError, OptionError
+from .errors import ConfirmUnavailable, ModelNotFound, OllamaNbError, OptionError, SharedServer
 from .hosts import endpoint, mask
 from .options import parse_options
 from .persist import export as export_replies
@@ -223,10 +223,24 @@ def _or_a_prompt(name: str, model: str, call: Callable[[], T]) -> T:
         ) from None
 
 
+def _not_shared(what: str, force: bool) -> None:
+    """With ``%ollama config shared=true`` (a class), refuse what changes the server for everyone."""
+    if defaults.shared and not force:
+        raise SharedServer(
+            f"{what} changes the server for everyone using it, and shared=true is set: not done. "
+            "Add --force to do it anyway."
+        )
+
+
+FORCE_HELP = "do it even with %%ollama config shared=true (it changes the server for everyone)"
+
+
 @command("pull")
 @argument("model", metavar="NAME", help="a model to fetch, e.g. llama3.2 or qwen3:8b")
+@argument("--force", action="store_true", help=FORCE_HELP)
 def pull(context: Context, args: argparse.Namespace) -> None:
     """Fetch a model onto the server, with progress (run again to resume an interrupted pull)."""
+    _not_shared(f"Pulling {args.model}", args.force)
     _or_a_prompt("pull", args.model,
                  lambda: manage.pull(args.model, progress=choose_progress("auto") or False, backend=api.connect()))  # fmt: skip
 
@@ -238,8 +252,10 @@ def pull(context: Context, args: argparse.Namespace) -> None:
 @argument("--template", metavar="FILE", help="a file holding the chat template (Go template syntax)")
 @argument("--system", metavar="TEXT", help="the system prompt it starts with")
 @argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", help="a parameter (repeatable)")
+@argument("--force", action="store_true", help=FORCE_HELP)
 def create(context: Context, args: argparse.Namespace) -> None:
     """Make a model from a GGUF file or from a model the server has, with progress."""
+    _not_shared(f"Creating {args.model}", args.force)
     template = None
     if args.template:
         try:
@@ -298,8 +314,10 @@ def unload(context: Context, args: argparse.Namespace) -> None:
 @command("rm")
 @argument("model", metavar="NAME", help="a model the server has")
 @argument("--yes", action="store_true", help="do not ask first (where nobody can answer, as under nbclient)")
+@argument("--force", action="store_true", help=FORCE_HELP)
 def rm(context: Context, args: argparse.Namespace) -> None:
     """Delete a model from the server (asks first, unless --yes)."""
+    _not_shared(f"Deleting {args.model}", args.force)
     backend = api.connect()
     if not args.yes:
         try:

@@ -226,3 +226,18 @@ def test_shared_in_a_notebook_is_one_line_and_force_sends_it(ip, server, setting
     assert "\n" not in str(refused.error_in_exec) and "add --force" in str(refused.error_in_exec)
     forced = run_cell(ip, "%%ollama -m llama3.2 -o num_ctx=8192 --force\nhi")
     assert forced.error_in_exec is None and ip.user_ns["_ollama"].content
+
+
+def test_shared_refuses_pull_create_and_rm_unless_forced(ip, server, settings, tmp_path):
+    run_cell(ip, "%ollama config shared=true")
+    for line in ("pull smollm2:135m", f"create mine --from {tmp_path}/none.gguf", "rm llama3.2 --yes"):
+        refused = run_cell(ip, f"%ollama {line}")
+        assert isinstance(refused.error_in_exec, ollama_nb.SharedServer), line
+        assert "changes the server for everyone" in str(refused.error_in_exec) and "--force" in str(
+            refused.error_in_exec
+        )
+    assert [
+        r.path for r in server.requests if r.path.startswith(("/api/pull", "/api/create", "/api/delete"))
+    ] == []
+    forced = run_cell(ip, "%ollama rm llama3.2 --yes --force")
+    assert forced.error_in_exec is None and any(r.path == "/api/delete" for r in server.requests)
