@@ -126,6 +126,8 @@ __version__ = "0.2.0"
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    from .cells import install
     from .magic import OllamaMagics
 
     ipython.register_magics(OllamaMagics)
+    install(ipython)  # the cells from now on, for --notebook and --fix

@@ -1,7 +1,8 @@
 """Pulling notebook values into a prompt, with a syntax that code in a prompt never trips.
 
 Only ``{{ ... }}`` around a name is replaced: ``{{df}}``, ``{{df.columns}}``, ``{{In[3]}}``,
-``{{Out[3]}}``, and ``{{error}}`` (the last error with its traceback). Single braces, as in
+``{{Out[3]}}``, and ``{{error}}`` (the last error with its traceback); a value goes as its text
+form (:mod:`ollama_nb.values`: a DataFrame compact, anything else bounded). Single braces, as in
 code, and anything else between double braces, go out as written.
 """
 
@@ -13,9 +14,11 @@ import sys
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from .errors import PromptError
+from .values import text_form
 
 PLACEHOLDER = re.compile(r"\{\{\s*(In\[\d+\]|Out\[\d+\]|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -37,10 +40,19 @@ def last_error() -> str:
     value = getattr(sys, "last_value", None)
     if value is None:
         return ""
-    tb, shell = getattr(sys, "last_traceback", None), _shell_files()
+    return error_text(value, getattr(sys, "last_traceback", None))
+
+
+def error_text(value: BaseException, tb: TracebackType | None) -> str:
+    """An exception and the user's frames of its traceback, as plain text (no IPython frames,
+    no colours)."""
+    shell = _shell_files()
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(shell):
         tb = tb.tb_next
-    text = "".join(traceback.format_exception(type(value), value, tb))
+    try:
+        text = "".join(traceback.format_exception(type(value), value, tb))
+    except Exception:  # an exception whose own __str__ fails
+        text = "".join(traceback.format_tb(tb)) + _describe(value)
     return _ANSI.sub("", text).strip()
 
 
@@ -70,7 +82,7 @@ def resolve(prompt: str, namespace: Mapping[str, Any]) -> str:
             elif rest:
                 for attribute in rest.split("."):
                     item = getattr(item, attribute)
-            return item if isinstance(item, str) else str(item)
+            return text_form(item)
         except Exception as exc:  # the notebook's own code (a property, __str__) may raise anything
             raise PromptError(f"{{{{{expression}}}}}: {_describe(exc)}") from None
 

@@ -18,7 +18,7 @@ from . import inside_html
 from .markdown import to_html
 from .reply import MIME, Reply
 from .stream import Metrics
-from .trace import ToolRound, Trace
+from .trace import FromNotebook, ToolRound, Trace
 from .units import duration
 
 ERROR_COLOUR = "#d32f2f"  # JupyterLab's light theme's; the stylesheet follows the theme
@@ -108,6 +108,56 @@ def round_html(round: ToolRound, open_: bool = False) -> str:  # noqa: A002
     )
 
 
+def numbers(found: list[int]) -> str:
+    """``In [1]–[4], [7]``: run numbers, runs of consecutive ones as ranges."""
+    runs: list[list[int]] = []
+    for n in sorted(found):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return "In " + ", ".join(f"[{r[0]}]" if len(r) == 1 else f"[{r[0]}]–[{r[-1]}]" for r in runs)
+
+
+def notebook_summary(entry: FromNotebook) -> str:
+    """``From the notebook: 12 cells · ~840 tokens · 188 left out for the budget · 2 values masked``"""
+    what = "for the fix" if entry.purpose == "fix" else ""
+    count = len(entry.cells)
+    parts = [f"From the notebook{' ' + what if what else ''}: {count} cell{'s' if count != 1 else ''}",
+             f"~{entry.tokens:,} tokens"]  # fmt: skip
+    if entry.budget is not None:
+        parts[-1] += f" of a {entry.budget:,}-token budget"
+    if entry.left_out:
+        last = entry.last is not None and len(entry.cells) >= entry.last
+        why = f"(only the last {entry.last} asked for)" if last else "for the budget"
+        parts.append(f"{len(entry.left_out)} left out {why}")
+    if entry.skipped:
+        parts.append(f"{len(entry.skipped)} skipped (# ollama: skip)")
+    if masked := sum(entry.masked.values()):
+        parts.append(f"{masked} value{'s' if masked != 1 else ''} masked")
+    return " · ".join(parts)
+
+
+def notebook_html(entry: FromNotebook, open_: bool = False) -> str:
+    """What the model was shown of the notebook: collapsible, the cells by number with their
+    token estimates, what was left out, skipped and masked (by name, never the value)."""
+    rows = "".join(f"<tr><td>In [{c.number}]</td><td>~{c.tokens:,} tokens</td></tr>" for c in entry.cells)
+    body = [f'<table class="ollama-nb-notebook-cells">{rows}</table>'] if rows else []
+    if not entry.cells:
+        body.append("<div>No cell was sent: none was recorded since %load_ext ollama_nb, or none fits.</div>")
+    if entry.left_out:
+        body.append(f"<div><b>left out</b> {escape(numbers(entry.left_out))}</div>")
+    if entry.skipped:
+        body.append(f"<div><b>skipped</b> (# ollama: skip) {escape(numbers(entry.skipped))}</div>")
+    if entry.masked:
+        masked = ", ".join(f"{name} ×{count}" if count > 1 else name for name, count in entry.masked.items())
+        body.append(f"<div><b>masked</b> {escape(masked)}</div>")
+    return (
+        f'<details class="ollama-nb-notebook"{" open" if open_ else ""}>'
+        f"<summary>{escape(notebook_summary(entry))}</summary>{''.join(body)}</details>"
+    )
+
+
 def _pretty(values: dict[str, Any]) -> str:
     return "\n".join(f"{k} = {v!r}" for k, v in values.items())
 
@@ -131,6 +181,7 @@ def static_html(reply: Reply, *, style: bool = True) -> str:
     parts.append(f'<div class="ollama-nb-answer">{to_html(reply.content)}</div>')
     # the same order as the live view (answer, trace, status), so nothing moves when it is replaced
     parts.append('<div class="ollama-nb-trace">')
+    parts.extend(notebook_html(n) for n in trace.of(FromNotebook))
     parts.extend(round_html(r) for r in trace.rounds)
     parts.extend(notice_html(n) for n in notices(reply))
     parts.append("</div>")
@@ -228,6 +279,7 @@ def static_text(reply: Reply) -> str:
         lines.append(f"[error] {reply.error}")
     lines.append(reply_status(reply))
     lines += inside_html.inside_lines(reply)
+    lines += [notebook_summary(n) for n in reply.trace.of(FromNotebook)]
     lines += [round_summary(r) for r in reply.trace.rounds]
     return "\n".join(line for line in lines if line)
 

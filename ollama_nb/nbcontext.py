@@ -1,0 +1,313 @@
+"""The notebook as context: recorded cells → one message ahead of the prompt, and what was sent.
+
+Pure functions, no Jupyter import (:mod:`ollama_nb.cells` records the cells in the kernel).
+:func:`build` sends the last ``N`` cells, or as many as fit a token budget, newest first and
+whole cells only; :func:`build_fix` sends the failing cell and the cells it depends on. Both
+mask what must not leave the notebook by accident (:func:`find_secrets`: ``OLLAMA_API_KEY``,
+variables named like ``*key*``, ``*token*``, ``*password*``, ``*secret*``, passwords in URLs)
+wherever it appears, never send a ``# ollama: skip`` cell, and describe what they did as a
+:class:`~ollama_nb.trace.FromNotebook` trace entry.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .trace import FromNotebook, SentCell
+
+SECRET_NAME = re.compile(r"key|token|password|secret", re.IGNORECASE)
+SKIP = re.compile(r"#\s*ollama\s*:\s*skip\b", re.IGNORECASE)
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@?#]*:)([^\s/@?#]+)(@)", re.IGNORECASE)
+MIN_SECRET = 4  # shorter values would mask ordinary words and numbers everywhere
+URL_PASSWORD_NAME = "a password in a URL"
+CHARS_PER_TOKEN = 3  # an estimate on the high side: English runs near four characters a token
+DEFAULT_CONTEXT = 4096  # Ollama's default context length, when the real one is unknown
+
+NOTEBOOK_HEADER = (
+    "Cells of the user's Jupyter notebook, in the order they ran (In [n] is the run number; "
+    "Output is what a cell printed or displayed, Out[n] the value it returned). "
+    "The user's message follows."
+)
+FIX_HEADER = (
+    "A cell of the user's Jupyter notebook raised an error. Explain in a few sentences what went "
+    "wrong and why, then propose a corrected version of the failing cell as one ```python code block."
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One executed cell as the kernel saw it: its run number, code, what it printed or
+    displayed, the value it returned and the error it raised (each already text, bounded)."""
+
+    number: int
+    code: str
+    output: str = ""
+    result: str = ""
+    error: str = ""
+
+    @property
+    def skipped(self) -> bool:
+        """Its first line is ``# ollama: skip``: never sent."""
+        return bool(SKIP.match(self.code.lstrip().partition("\n")[0]))
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value never to send, and the name it is masked under."""
+
+    name: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Built:
+    """The text to send ahead of the prompt, and the trace entry saying what it holds."""
+
+    text: str
+    entry: FromNotebook
+
+
+def estimate_tokens(text: str) -> int:
+    """A token count on the high side, so that a budget is kept."""
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def default_budget(context_length: int | None) -> int:
+    """A quarter of the context (of Ollama's default when its length is unknown)."""
+    return (context_length or DEFAULT_CONTEXT) // 4
+
+
+# -- secrets ----------------------------------------------------------------------------------------
+def find_secrets(
+    namespace: Mapping[str, Any], environ: Mapping[str, str], extra: Iterable[Secret] = ()
+) -> list[Secret]:
+    """What to mask: ``OLLAMA_API_KEY`` and environment variables named like secrets, and the
+    notebook's variables (and the items of its dicts, one level down) named like secrets."""
+    found = [*extra]
+    for name, value in environ.items():
+        if name == "OLLAMA_API_KEY" or SECRET_NAME.search(name):
+            found.append(Secret(name, value))
+    for name, value in list(namespace.items()):
+        if isinstance(value, dict) and not name.startswith("_"):
+            found += [Secret(f"{name}[{k!r}]", _text(v)) for k, v in list(value.items())
+                      if isinstance(k, str) and SECRET_NAME.search(k) and _text(v)]  # fmt: skip
+        elif SECRET_NAME.search(name) and _text(value):
+            found.append(Secret(name, _text(value)))
+    return [s for s in found if len(s.value.strip()) >= MIN_SECRET]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value if isinstance(value, str) else ""
+
+
+class Masker:
+    """Replaces every secret's value, and any password in a URL, saying how many under each name."""
+
+    def __init__(self, secrets: Iterable[Secret]) -> None:
+        self.names: dict[str, str] = {}
+        for secret in sorted(secrets, key=lambda s: -len(s.value)):  # the longest first
+            self.names.setdefault(secret.value, secret.name)
+        alternatives = "|".join(re.escape(v) for v in self.names)
+        self._values = re.compile(alternatives) if alternatives else None
+
+    def __call__(self, text: str) -> tuple[str, Counter[str]]:
+        counts: Counter[str] = Counter()
+
+        def value(match: re.Match[str]) -> str:
+            counts[self.names[match.group(0)]] += 1
+            return f"[masked: {self.names[match.group(0)]}]"
+
+        def url(match: re.Match[str]) -> str:
+            counts[URL_PASSWORD_NAME] += 1
+            return f"{match.group(1)}[masked]{match.group(3)}"
+
+        if self._values is not None:
+            text = self._values.sub(value, text)
+        return URL_PASSWORD.sub(url, text), counts
+
+
+# -- cells as text ------------------------------------------------------------------------------
+def _fenced(text: str, info: str = "") -> str:
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}{info}\n{text.rstrip()}\n{fence}"
+
+
+def cell_text(cell: Cell) -> str:
+    """``In [3]:`` and the code, then what it printed, returned and raised, each fenced."""
+    parts = [f"In [{cell.number}]:", _fenced(cell.code, "python")]
+    if cell.output.strip():
+        parts += ["Output:", _fenced(cell.output)]
+    if cell.result.strip():
+        parts += [f"Out[{cell.number}]:", _fenced(cell.result)]
+    if cell.error.strip():
+        parts += ["Error:", _fenced(cell.error)]
+    return "\n".join(parts)
+
+
+def _join(header: str, texts: Sequence[str]) -> str:
+    return "\n\n".join([header, *texts])
+
+
+# -- the context ------------------------------------------------------------------------------------
+def build(cells: Sequence[Cell], *, last: int | None = None, budget: int | None = None,
+          secrets: Iterable[Secret] = ()) -> Built:  # fmt: skip
+    """The notebook's cells (in run order) as one message: the last ``last`` cells, or as many
+    as fit ``budget`` tokens (both when both are given), newest first, whole cells only, sent
+    in run order. Nothing fits: the text is empty and the entry says why."""
+    mask = Masker(secrets)
+    skipped = [c.number for c in cells if c.skipped]
+    kept = [c for c in cells if not c.skipped]
+    used = estimate_tokens(NOTEBOOK_HEADER) + 1
+    chosen: list[_Piece] = []
+    for position, cell in enumerate(reversed(kept)):
+        if last is not None and position >= last:
+            break
+        piece = _Piece.of(cell, mask)
+        if budget is not None and used + piece.tokens > budget:
+            break
+        chosen.append(piece)
+        used += piece.tokens
+    chosen.reverse()
+    left_out = [c.number for c in kept[: len(kept) - len(chosen)]]
+    text = _join(NOTEBOOK_HEADER, [p.text for p in chosen]) if chosen else ""
+    entry = FromNotebook(
+        cells=[SentCell(p.cell.number, p.tokens) for p in chosen], tokens=used if chosen else 0,
+        budget=budget, last=last, left_out=left_out, skipped=skipped, masked=_masked(chosen),
+    )  # fmt: skip
+    return Built(text, entry)
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A cell as sent: masked text, its token estimate and what was masked in it."""
+
+    cell: Cell
+    text: str
+    tokens: int
+    masked: Counter[str]
+
+    @classmethod
+    def of(cls, cell: Cell, mask: Masker) -> _Piece:
+        text, masked = mask(cell_text(cell))
+        return cls(cell, text, estimate_tokens(text) + 1, masked)
+
+
+def _masked(pieces: Iterable[_Piece]) -> dict[str, int]:
+    """What was masked in the cells sent (a cell measured and then left out counts for nothing)."""
+    return dict(sum((p.masked for p in pieces), Counter()))
+
+
+def failing(cells: Sequence[Cell]) -> Cell | None:
+    """The last cell that raised (and is not ``# ollama: skip``)."""
+    return next((c for c in reversed(cells) if c.error and not c.skipped), None)
+
+
+def build_fix(
+    cells: Sequence[Cell], *, budget: int | None = None, secrets: Iterable[Secret] = ()
+) -> Built | None:
+    """The last failing cell (code, exception, the user's frames) and, as far as ``budget``
+    allows, the earlier cells defining the names it uses (and those they use), the nearest
+    first; with the request to explain and propose a corrected cell. None: nothing failed."""
+    broken = failing(cells)
+    if broken is None:
+        return None
+    mask = Masker(secrets)
+    before = [c for c in cells[: cells.index(broken)] if not c.skipped]
+    own = _Piece.of(broken, mask)
+    used = estimate_tokens(FIX_HEADER) + own.tokens + 1
+    chosen = [own]
+    needed = dependencies(broken, before)
+    for cell in needed:
+        piece = _Piece.of(cell, mask)
+        if budget is not None and used + piece.tokens > budget:
+            break
+        chosen.append(piece)
+        used += piece.tokens
+    sent_deps = sorted(chosen[1:], key=lambda p: before.index(p.cell))
+    parts = ["The failing cell:", own.text]
+    if sent_deps:
+        parts += ["The cells it depends on, in the order they ran:", *(p.text for p in sent_deps)]
+    entry = FromNotebook(
+        cells=[SentCell(p.cell.number, p.tokens) for p in [own, *sent_deps]], tokens=used, budget=budget,
+        left_out=[c.number for c in needed[len(chosen) - 1 :]], skipped=[c.number for c in cells if c.skipped],
+        masked=_masked(chosen), purpose="fix",
+    )  # fmt: skip
+    return Built(_join(FIX_HEADER, parts), entry)
+
+
+# -- which cells a cell depends on ---------------------------------------------------------------
+def dependencies(cell: Cell, before: Sequence[Cell]) -> list[Cell]:
+    """The earlier cells that last defined a name ``cell`` uses, then those their code uses, the
+    nearest first (breadth first). Cells Python cannot parse (magics) define nothing."""
+    wanted, seen, found = list(names_used(cell.code)), set(), []
+    done: set[int] = set()
+    while wanted:
+        name = wanted.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        for index in range(len(before) - 1, -1, -1):
+            if name in names_defined(before[index].code):
+                if index not in done:
+                    done.add(index)
+                    found.append(before[index])
+                    wanted += sorted(names_used(before[index].code) - seen)
+                break
+    return found
+
+
+def _parse(code: str) -> ast.Module | None:
+    """The cell as Python, its IPython lines (``%magic``, ``!shell``) made ``pass``; None for a
+    cell magic or what does not parse."""
+    if code.lstrip().startswith("%%"):
+        return None
+    lines = [re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in code.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def names_used(code: str) -> set[str]:
+    tree = _parse(code)
+    if tree is None:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def names_defined(code: str) -> set[str]:
+    """Names a cell binds at the top level (assignments, imports, functions, classes, loop and
+    ``with`` targets), not the locals of its functions."""
+    tree = _parse(code)
+    return _bound(tree.body) if tree is not None else set()
+
+
+def _bound(statements: Iterable[ast.stmt]) -> set[str]:
+    names: set[str] = set()
+    for statement in statements:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(statement.name)
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in statement.names}
+        else:
+            for node in ast.iter_child_nodes(statement):
+                if isinstance(node, ast.stmt):
+                    names |= _bound([node])
+                elif isinstance(node, ast.ExceptHandler):
+                    names |= _bound(node.body)
+                elif isinstance(node, (ast.expr, ast.withitem)):
+                    names |= {
+                        n.id
+                        for n in ast.walk(node)
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                    }
+    return names

@@ -1,0 +1,216 @@
+"""The notebook as context: cells recorded in a real kernel, the text built from them (budget,
+secrets, skip cells), --fix's cells, code taken out of an answer, and ``{{df}}``."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from ollama_nb import render
+from ollama_nb.markdown import answer_code, code_blocks
+from ollama_nb.nbcontext import (
+    Cell,
+    Secret,
+    build,
+    build_fix,
+    dependencies,
+    estimate_tokens,
+    find_secrets,
+    names_defined,
+)
+from ollama_nb.reply import Reply
+from ollama_nb.trace import FromNotebook, Trace
+from ollama_nb.values import text_form
+
+from .conftest import execute_notebook, run_cell
+
+SHOW = """\
+import dataclasses, json
+from ollama_nb import cells, nbcontext
+_r = cells.recorder(get_ipython())
+_b = nbcontext.build(_r.cells(), budget={budget}, secrets=_r.secrets())
+print(json.dumps({{"text": _b.text, "entry": dataclasses.asdict(_b.entry)}}))"""
+
+
+def shown(nb) -> dict:
+    """What the last cell (SHOW) printed: the built text and its trace entry."""
+    return json.loads("".join(o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout"))
+
+
+# -- through a real kernel ----------------------------------------------------------------------------
+def test_the_context_carries_code_printed_text_results_and_errors(server, monkeypatch):
+    monkeypatch.setenv("OLLAMA_API_KEY", "ollama-key-0123456789")
+    cells = [
+        "%load_ext ollama_nb",
+        "rows = [3, 5, 8]\nprint('mean is', sum(rows) / len(rows))",
+        "import sys\nprint('careful', file=sys.stderr)\nmax(rows) * 2",
+        "import pandas as pd\npd.DataFrame({'city': ['Oslo', 'Lima'], 'rain_mm': [763, 6]})",
+        "def ratio(a, b):\n    return a / b\nratio(1, 0)",
+        "# ollama: skip\nprint('my diary')",
+        "github_token = 'ghp_secretvalue42'\nprint('token is', github_token)",
+        "import os\nprint(os.environ['OLLAMA_API_KEY'], 'https://ada:pa55word@example.com/x')",
+        SHOW.format(budget=4000),
+    ]
+    nb = execute_notebook(cells, server, allow_errors=True)
+    text, entry = shown(nb).values()
+    assert "rows = [3, 5, 8]" in text and "mean is 5.333333333333333" in text  # code and printed text
+    assert "careful" in text and "Out[3]:\n```\n16\n```" in text  # stderr and a result
+    assert "city  rain_mm" in text and "Oslo" in text  # a DataFrame's text form
+    assert "ZeroDivisionError: division by zero" in text and "in ratio\n    return a / b" in text
+    assert "interactiveshell" not in text  # the user's frames only
+    assert "my diary" not in text and entry["skipped"] == [6]
+    for secret in ("ghp_secretvalue42", "ollama-key-0123456789", "pa55word"):
+        assert secret not in text
+    assert "[masked: github_token]" in text and "https://ada:[masked]@example.com" in text
+    assert entry["masked"] == {"github_token": 2, "OLLAMA_API_KEY": 1, "a password in a URL": 2}
+    assert [c["number"] for c in entry["cells"]] == [1, 2, 3, 4, 5, 7, 8]  # in run order, not the asking cell
+    assert text.index("In [2]:") < text.index("In [5]:") < text.index("In [8]:")
+
+
+def test_a_cell_run_again_counts_once_at_its_last_place(ip, server):
+    from ollama_nb import cells
+
+    recorder = cells.recorder(ip)
+    assert recorder is not None
+    ip.run_cell("seen = 'first'\nprint(seen)", store_history=True, cell_id="cell-a")
+    ip.run_cell("other = 2", store_history=True, cell_id="cell-b")
+    ip.run_cell("seen = 'second'\nprint(seen)\nseen", store_history=True, cell_id="cell-a")
+    *_, other, again = recorder.cells()
+    assert other.code == "other = 2" and (again.output, again.result) == ("second", "'second'")
+    assert [c.code for c in recorder.cells()].count("seen = 'first'\nprint(seen)") == 0
+
+
+def test_two_hundred_cells_send_what_fits_newest_first(server):
+    cells = ["%load_ext ollama_nb"] + [
+        f"value_{i} = {i} * 3\nprint('cell {i} gives', value_{i})" for i in range(200)
+    ]
+    nb = execute_notebook([*cells, SHOW.format(budget=1024)], server)
+    text, entry = shown(nb).values()
+    sent = [c["number"] for c in entry["cells"]]
+    assert sent == list(range(202 - len(sent), 202))  # the newest, whole, in run order
+    assert sum(c["tokens"] for c in entry["cells"]) <= entry["tokens"] <= 1024
+    assert entry["left_out"] == list(range(1, 202 - len(sent)))  # said, by number
+    assert "cell 199 gives 597" in text and "cell 0 gives" not in text
+    assert text.count("\nIn [") == len(sent) and len(sent) > 10
+
+
+# -- the builder -----------------------------------------------------------------------------------
+def many(n: int) -> list[Cell]:
+    return [Cell(i, f"x_{i} = {i}\nprint(x_{i})", output=f"{i}\n") for i in range(1, n + 1)]
+
+
+def test_the_budget_is_kept_with_whole_cells_and_n_takes_the_last_n():
+    built = build(many(200), budget=500)
+    assert 0 < built.entry.tokens <= 500 and estimate_tokens(built.text) <= 500
+    assert built.entry.cells[-1].number == 200 and built.entry.left_out[0] == 1
+    assert len(built.entry.cells) + len(built.entry.left_out) == 200
+    last = build(many(200), last=3)
+    assert [c.number for c in last.entry.cells] == [198, 199, 200] and "In [197]" not in last.text
+    assert "3 left out" not in render.notebook_summary(last.entry)
+    assert "197 left out (only the last 3 asked for)" in render.notebook_summary(last.entry)
+
+
+def test_a_budget_too_small_for_any_cell_sends_nothing_and_says_so():
+    built = build(many(5), budget=10)
+    assert built.text == "" and built.entry.cells == [] and built.entry.left_out == [1, 2, 3, 4, 5]
+    assert "No cell was sent" in render.notebook_html(built.entry)
+
+
+def test_secrets_are_found_by_name_in_the_notebook_and_the_environment():
+    found = find_secrets(
+        {"db_password": "correct horse", "config": {"apiKey": "abcd1234", "user": "ada"}, "x": "correct horse2",
+         "Token": b"bytes-token", "short_key": "ab", "_private_token_cache": "zzzzzz"},
+        {"OLLAMA_API_KEY": "k-123456", "HOME": "/root", "AWS_SECRET_ACCESS_KEY": "aws-secret-1"},
+    )  # fmt: skip
+    names = {s.name for s in found}
+    assert names == {"db_password", "config['apiKey']", "Token", "_private_token_cache", "OLLAMA_API_KEY",
+                     "AWS_SECRET_ACCESS_KEY"}  # fmt: skip
+    cells = [
+        Cell(1, "db_password = 'correct horse'\nprint(db_password, 'correct horse2')", output="correct horse")
+    ]
+    built = build(cells, secrets=found)
+    assert "correct horse'" not in built.text and built.text.count("[masked: db_password]") == 3
+    assert built.entry.masked == {"db_password": 3}  # the value that merely starts alike is masked too
+    assert "correct horse" not in render.notebook_html(built.entry)
+
+
+def test_the_trace_entry_is_kept_in_the_saved_record_and_rendered_safely():
+    built = build([Cell(4, "a = 1"), Cell(5, "# ollama: skip <b>")], secrets=[Secret("<script>", "a = 1")])
+    trace = Trace("m", entries=[built.entry])
+    again = Reply.from_record(Reply("m", [], trace, content="ok").to_record())
+    assert again.trace.notebook == built.entry and isinstance(again.trace.notebook, FromNotebook)
+    html = render.static_html(again)
+    assert "<script>" not in html and "&lt;script&gt;" in html and "In [4]" in html
+    assert "From the notebook: 1 cell · ~" in render.static_text(again)
+    assert render.numbers([1, 2, 3, 7, 9, 10]) == "In [1]–[3], [7], [9]–[10]"
+
+
+# -- --fix --------------------------------------------------------------------------------------------
+def test_fix_sends_the_failing_cell_and_the_cells_it_depends_on():
+    cells = [
+        Cell(1, "import math\nfrom os import path as p"),
+        Cell(2, "unrelated = 'lorem ipsum'"),
+        Cell(3, "radius = 2.0"),
+        Cell(4, "def area(r):\n    local_name = 1\n    return math.pi * r ** 2"),
+        Cell(5, "%%ollama\nsomething"),
+        Cell(6, "print(area(radius) / count)", error="NameError: name 'count' is not defined"),
+        Cell(7, "fine = 1"),
+    ]
+    built = build_fix(cells)
+    assert built is not None
+    assert [c.number for c in built.entry.cells] == [6, 1, 3, 4] and built.entry.purpose == "fix"
+    assert "print(area(radius) / count)" in built.text and "NameError: name 'count'" in built.text
+    assert "unrelated" not in built.text and "fine = 1" not in built.text
+    assert "corrected version" in built.text and built.text.index("In [6]") < built.text.index("In [1]")
+    assert names_defined(cells[3].code) == {"area"}  # not its locals
+    assert build_fix(cells[:5]) is None  # nothing failed
+    tight = build_fix(cells, budget=estimate_tokens(built.text) - 20)
+    assert tight is not None and [c.number for c in tight.entry.cells] == [6, 3, 4]
+    assert tight.entry.left_out == [1]
+
+
+def test_dependencies_follow_names_through_earlier_cells():
+    cells = [Cell(1, "a = 1"), Cell(2, "a = 2\n!ls\n%time b = 0"), Cell(3, "for i, c in enumerate([a]):\n    pass"),
+             Cell(4, "with open('f') as handle:\n    d = c")]  # fmt: skip
+    assert [c.number for c in dependencies(Cell(5, "print(d, handle)"), cells)] == [4, 3, 2]
+
+
+# -- --code ---------------------------------------------------------------------------------------------
+def test_code_comes_out_of_an_answer_from_fences_only():
+    answer = (
+        "Use this:\n\n```python\nx = 1\n```\n\nNot `inline`, nor\n\n    indented = 1\n\n~~~\ny = 2\n~~~\n"
+    )
+    assert code_blocks(answer) == ["x = 1\n", "y = 2\n"]
+    assert answer_code(answer) == "x = 1\n" and answer_code(answer, every=True) == "x = 1\n\ny = 2\n"
+    assert answer_code("no code here") is None
+    assert answer_code("```python\nunclosed = True\n") == "unclosed = True\n"
+
+
+# -- {{df}} ---------------------------------------------------------------------------------------------
+def test_a_dataframe_is_sent_as_its_shape_columns_first_rows_and_numbers(ip, server):
+    ip.user_ns["sales"] = pd.DataFrame({"region": ["north", "south"] * 50, "units": range(100)})
+    run_cell(ip, "%%ollama -m llama3.2\nSummarise {{sales}}")
+    prompt = server.state.chats()[-1]["messages"][-1]["content"]
+    assert "pandas DataFrame: 100 rows × 2 columns" in prompt and "units (int64)" in prompt
+    assert "region (" in prompt and "first 5 rows:" in prompt and "mean" in prompt and "49.5" in prompt
+    assert len(prompt) < 2000  # not the whole frame
+
+
+def test_other_values_are_bounded_and_markdown_is_preferred():
+    class Table:
+        def _repr_markdown_(self) -> str:
+            return "| a |\n| - |\n| 1 |"
+
+    assert text_form(Table()) == "| a |\n| - |\n| 1 |"
+    big = text_form(list(range(100_000)))
+    assert len(big) < 4100 and big.endswith("more characters left out]")
+    assert text_form("s" * 10_000) == "s" * 10_000  # a string the user named goes whole
+    assert text_form(pd.Series([1.5, 2.5], name="w")).startswith("pandas Series 'w': 2 values, dtype float64")
+
+
+@pytest.mark.parametrize("code", ["# ollama: skip\nx = 1", "#ollama:skip", "  # Ollama: Skip  \nsecret()"])
+def test_skip_cells_are_never_sent(code):
+    built = build([Cell(1, code, output="private", result="private"), Cell(2, "y = 2")])
+    assert "private" not in built.text and "In [1]" not in built.text and built.entry.skipped == [1]
