@@ -96,6 +96,7 @@ class _Run:
     displayed: dict[str, str] = field(default_factory=dict)  # by display id, so an update replaces
     taps: list[_Tap] = field(default_factory=list)
     paused: bool = False  # while IPython writes Out[n] itself (a terminal): the value is kept apart
+    reply: Any = None  # _ollama before the cell: a cell that asked the model leaves a new one
 
     def copying(self, copy: Callable[..., None]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """A wrapper that calls the original, then copies its arguments (never failing)."""
@@ -127,12 +128,11 @@ class _Run:
 
     def publish(self, data: Any, *_: Any, transient: Any = None, update: bool = False, **__: Any) -> None:
         shown = rich_text(data) if isinstance(data, dict) else ""
-        if shown is None:
-            return
         display_id = (transient or {}).get("display_id") if isinstance(transient, dict) else None
         if update and display_id not in self.displayed:
             return  # an update of a display from another cell
-        self.displayed[display_id or f"#{len(self.displayed)}"] = shown
+        if shown is not None or display_id:  # a widget shows nothing, but an update may replace it
+            self.displayed[display_id or f"#{len(self.displayed)}"] = shown or ""
 
 
 def rich_text(data: dict[str, Any]) -> str | None:
@@ -184,6 +184,7 @@ class Recorder:
         if self._depth > 1:
             return
         run = _Run(self._key(info, self.shell.execution_count), str(getattr(info, "raw_cell", "") or ""))
+        run.reply = self.shell.user_ns.get("_ollama")
         for stream in (sys.stdout, sys.stderr):
             run.taps.append(_Tap(stream, "write", run.copying(run.write)))
         publisher = getattr(self.shell, "display_pub", None)
@@ -205,7 +206,7 @@ class Recorder:
         self._stop()
         number = result.execution_count if result.execution_count is not None else self.shell.execution_count
         cell = Cell(
-            number=int(number or 0), code=run.code.rstrip(), output=self._output(run),
+            number=int(number or 0), code=run.code.rstrip(), output=self._answer(run) or self._output(run),
             result=self._result(result.result), error=self._error(result),
         )  # fmt: skip
         self._cells.pop(run.key, None)
@@ -224,6 +225,15 @@ class Recorder:
     def _key(info: Any, number: Any) -> str:
         cell_id = kernel_parent().get("metadata", {}).get("cellId") or getattr(info, "cell_id", None)
         return f"id {cell_id}" if cell_id else f"run {number}"
+
+    def _answer(self, run: _Run) -> str | None:
+        """The model's answer, for a cell that asked (``%%ollama``, ``chat()``): not its
+        status lines, nor its text twice (plain view and static output)."""
+        reply = self.shell.user_ns.get("_ollama")
+        content = getattr(reply, "content", None)
+        if reply is run.reply or not isinstance(content, str):
+            return None
+        return bounded(content, 2 * OUTPUT_LIMIT)
 
     @staticmethod
     def _output(run: _Run) -> str:

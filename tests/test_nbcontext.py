@@ -51,6 +51,7 @@ def test_the_context_carries_code_printed_text_results_and_errors(server, monkey
         "# ollama: skip\nprint('my diary')",
         "github_token = 'ghp_secretvalue42'\nprint('token is', github_token)",
         "import os\nprint(os.environ['OLLAMA_API_KEY'], 'https://ada:pa55word@example.com/x')",
+        "%%ollama -m llama3.2\nSay OK.",
         SHOW.format(budget=4000),
     ]
     nb = execute_notebook(cells, server, allow_errors=True)
@@ -65,7 +66,17 @@ def test_the_context_carries_code_printed_text_results_and_errors(server, monkey
         assert secret not in text
     assert "[masked: github_token]" in text and "https://ada:[masked]@example.com" in text
     assert entry["masked"] == {"github_token": 2, "OLLAMA_API_KEY": 1, "a password in a URL": 2}
-    assert [c["number"] for c in entry["cells"]] == [1, 2, 3, 4, 5, 7, 8]  # in run order, not the asking cell
+    assert "Say OK.\n```\nOutput:\n```\nOK.\n```" in text and "tokens/s" not in text  # the answer only
+    assert [c["number"] for c in entry["cells"]] == [
+        1,
+        2,
+        3,
+        4,
+        5,
+        7,
+        8,
+        9,
+    ]  # in run order, not the asking cell
     assert text.index("In [2]:") < text.index("In [5]:") < text.index("In [8]:")
 
 
