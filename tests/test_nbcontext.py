@@ -225,3 +225,31 @@ def test_other_values_are_bounded_and_markdown_is_preferred():
 def test_skip_cells_are_never_sent(code):
     built = build([Cell(1, code, output="private", result="private"), Cell(2, "y = 2")])
     assert "private" not in built.text and "In [1]" not in built.text and built.entry.skipped == [1]
+
+
+# -- the stand-in's demo model reads what it is shown (tutorial 06 runs on it) ------------------------
+def test_the_demo_model_answers_from_the_cells_it_was_shown():
+    from ollama_nb.standin.demo import demo_turn
+
+    cells = [
+        Cell(2, "rain = pd.DataFrame({'city': ['Bergen', 'Lima'], 'rain_mm': [2250, 16]})"),
+        Cell(
+            3,
+            "print(f'The wettest city is {w.city} with {w.rain_mm} mm a year.')",
+            output="The wettest city is Bergen with 2250 mm a year.\n",
+        ),
+        Cell(4, "rain['rainfall'].mean()", error="Traceback (most recent call last):\nKeyError: 'rainfall'"),
+    ]
+
+    def ask(prompt: str, shown: str | None) -> str:
+        messages = [{"role": "user", "content": shown}] if shown else []
+        body = {"model": "llama3.2", "messages": [*messages, {"role": "user", "content": prompt}]}
+        return demo_turn(body, False).content
+
+    notebook = build(cells).text
+    assert "Bergen with 2250 mm" in ask("Which city is the wettest?", notebook)
+    assert "Bergen" not in ask("Which city is the wettest?", None)  # not shown, not known
+    code = answer_code(ask("Write the code to sort the table by rain_mm, wettest first.", notebook))
+    assert code == 'rain.sort_values("rain_mm", ascending=False)\n'
+    fix = build_fix(cells)
+    assert fix is not None and answer_code(ask(fix.text, None)) == "rain['rain_mm'].mean()\n"

@@ -15,6 +15,7 @@ from typing import Any
 from .answers import Answer, Ask, answer
 from .fill import Filler
 from .inside import kept_messages
+from .notebook import notebook_answer
 from .script import Turn
 
 # words a tool's name says about when to call it, beyond the name's own words
@@ -49,7 +50,7 @@ def demo_turn(request: dict[str, Any], thinks: bool) -> Turn:
             named = ", ".join(f"{c['name']}({json.dumps(c['arguments'])})" for c in calls)
             return Turn(thinking=f"A tool can answer this: I will call {named}." if thinks else "",
                         tool_calls=calls)  # fmt: skip
-        reply = answer(ask)
+        reply = notebook_answer(ask) or answer(ask)
         if request.get("format"):
             reply = Answer(
                 _as_json(request["format"], ask, reply), reply.thinking + " The answer goes in JSON."
