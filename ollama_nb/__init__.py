@@ -3,17 +3,20 @@
 ``%load_ext ollama_nb``, then ``%%ollama -m MODEL`` cells; or :func:`chat` from code.
 
 Importing the package loads no Jupyter package: the widgets (ipywidgets, IPython) and the
-notebook readers (nbformat) are imported the first time one of their names is used.
+notebook readers (nbformat) are imported the first time one of their names is used. What is
+exported here is what a user calls and the documented extension points (:class:`View`,
+:class:`Backend`); everything else stays importable from its module.
 """
 
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-from .api import chat, connect, conversation, defaults, render_prompt
+from .api import chat, compare, connect, conversation, defaults, render_prompt
 from .backend import Backend, ModelInfo
-from .comparison import Comparison, Variant, compare
+from .comparison import Comparison, Variant
 from .conversation import Conversation
 from .errors import (
     ArgumentError,
@@ -22,6 +25,7 @@ from .errors import (
     ConfirmUnavailable,
     ContextFull,
     FormatError,
+    InputError,
     Interrupted,
     ModelNotFound,
     NotOllama,
@@ -36,21 +40,18 @@ from .errors import (
     Unsupported,
 )
 from .reply import Reply
-from .schema import ToolSpec
-from .stream import Metrics
-from .tools import Toolbox, tool
-from .trace import ContextUse, ModelTurn, Notice, RenderedPrompt, ToolRound, Trace
+from .settings import Settings
+from .tools import tool
+from .trace import Trace
 from .viewbase import NullView, View
 
 if TYPE_CHECKING:
     from .chatwidget import ChatWidget
     from .persist import export, load_conversation, load_replies, load_traces
-    from .view import LiveView, PlainView, StreamingMarkdown, TraceView
+    from .view import StreamingMarkdown, TraceView
 
 _LAZY = {
     "ChatWidget": "chatwidget",
-    "LiveView": "view",
-    "PlainView": "view",
     "StreamingMarkdown": "view",
     "TraceView": "view",
     "export": "persist",
@@ -58,6 +59,11 @@ _LAZY = {
     "load_replies": "persist",
     "load_traces": "persist",
 }
+
+try:
+    __version__ = version("ollama_nb")
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str) -> Any:
@@ -77,33 +83,25 @@ __all__ = [
     "Comparison",
     "ConfirmUnavailable",
     "ContextFull",
-    "ContextUse",
     "Conversation",
     "FormatError",
+    "InputError",
     "Interrupted",
-    "LiveView",
-    "Metrics",
     "ModelInfo",
     "ModelNotFound",
-    "ModelTurn",
     "NotOllama",
-    "Notice",
     "NullView",
     "OllamaNbError",
     "OptionError",
-    "PlainView",
     "PromptError",
     "RecordError",
-    "RenderedPrompt",
     "Reply",
     "SchemaError",
     "ServerError",
     "ServerUnreachable",
+    "Settings",
     "StreamBroken",
     "StreamingMarkdown",
-    "ToolRound",
-    "ToolSpec",
-    "Toolbox",
     "Trace",
     "TraceView",
     "Unsupported",
@@ -122,12 +120,13 @@ __all__ = [
     "render_prompt",
     "tool",
 ]
-__version__ = "0.2.0"
 
 
 def load_ipython_extension(ipython: Any) -> None:
     from .cells import install
     from .magic import OllamaMagics
+    from .transformers import register
 
     ipython.register_magics(OllamaMagics)
+    register(ipython)
     install(ipython)  # the cells from now on, for --notebook and --fix

@@ -13,7 +13,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
+
+import pydantic
 
 from .errors import Interrupted, StreamBroken
 
@@ -30,6 +32,64 @@ class ModelInfo:
     capabilities: frozenset[str] | None = None
     context_length: int | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def _positive_int(value: Any) -> int | None:
+    """A length the server claims: a whole number above 0, else unknown."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _names(value: Any) -> frozenset[str] | None:
+    return frozenset(v for v in value if isinstance(v, str)) if isinstance(value, list) else None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class Loaded(pydantic.BaseModel):
+    """One entry of ``/api/ps``, read leniently: a field of the wrong shape is unknown."""
+
+    model_config = pydantic.ConfigDict(extra="ignore")
+
+    name: Annotated[str, pydantic.BeforeValidator(_text)] = ""
+    model: Annotated[str, pydantic.BeforeValidator(_text)] = ""
+    context_length: Annotated[int | None, pydantic.BeforeValidator(_positive_int)] = None
+    size: Annotated[int | None, pydantic.BeforeValidator(_positive_int)] = None
+
+    @classmethod
+    def read(cls, answer: Any) -> list[Loaded]:
+        """The loaded models in an ``/api/ps`` answer; entries that are not objects are skipped."""
+        models = answer.get("models") if isinstance(answer, dict) else None
+        return (
+            [cls.model_validate(m) for m in models if isinstance(m, dict)] if isinstance(models, list) else []
+        )
+
+
+class ShowInfo(pydantic.BaseModel):
+    """The parts of ``/api/show`` that ollama_nb reads, leniently."""
+
+    model_config = pydantic.ConfigDict(extra="ignore")
+
+    capabilities: Annotated[frozenset[str] | None, pydantic.BeforeValidator(_names)] = None
+    model_info: Annotated[dict[str, Any], pydantic.BeforeValidator(_mapping)] = pydantic.Field(
+        default_factory=dict
+    )
+    template: Annotated[str, pydantic.BeforeValidator(_text)] = ""
+
+    @property
+    def context_length(self) -> int | None:
+        """The model's maximum context (``<arch>.context_length``), when it says."""
+        found = [_positive_int(v) for k, v in self.model_info.items() if k.endswith(".context_length")]
+        return next((v for v in found if v), None)
+
+    @classmethod
+    def read(cls, answer: Any) -> ShowInfo:
+        return cls.model_validate(answer if isinstance(answer, dict) else {})
 
 
 class Backend(Protocol):
@@ -63,8 +123,8 @@ class Backend(Protocol):
         """What the model can do (tools, thinking, vision...); None when the server cannot say."""
         ...
 
-    def running(self) -> list[dict[str, Any]]:
-        """The loaded models (``/api/ps``)."""
+    def running(self) -> list[Loaded]:
+        """The loaded models (``/api/ps``), read leniently (:class:`Loaded`)."""
         ...
 
     def version(self) -> str:

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from .kernel import kernel_parent
 from .nbcontext import Cell, Secret, find_secrets
 from .prompt import error_text
 from .values import bounded
@@ -223,7 +222,7 @@ class Recorder:
 
     @staticmethod
     def _key(info: Any, number: Any) -> str:
-        cell_id = kernel_parent().get("metadata", {}).get("cellId") or getattr(info, "cell_id", None)
+        cell_id = getattr(info, "cell_id", None)  # the front end's, passed on by ipykernel
         return f"id {cell_id}" if cell_id else f"run {number}"
 
     def _answer(self, run: _Run) -> str | None:

@@ -26,12 +26,13 @@ import ipywidgets as widgets
 import traitlets
 from IPython.display import HTML, display
 
-from . import api, render
+from . import api, pipeline, render
 from .conversation import Conversation
 from .errors import Interrupted, OllamaNbError, ServerUnreachable
+from .hosts import endpoint, mask
 from .markdown import to_html
-from .ollama_backend import endpoint
 from .reply import Reply
+from .settings import Settings, defaults
 from .view import BoxView
 
 
@@ -72,9 +73,15 @@ class ChatWidget(widgets.VBox):
         system: str | None = None,
         host: str | None = None,
         conversation: Conversation | None = None,
+        settings: Settings | None = None,
         **kwargs: Any,
     ) -> None:
-        self.tools, self.system, self.host = list(tools), system, host
+        """``settings`` and any :class:`Settings` field among ``kwargs`` (``options``, ``think``,
+        ``keep_alive``...) apply to every message, as in :func:`ollama_nb.chat`; the other
+        ``kwargs`` go to the box (an ``ipywidgets.VBox``)."""
+        changes = {k: kwargs.pop(k) for k in list(kwargs) if k in Settings.model_fields}
+        self.settings = (settings or defaults.settings).merge(host=host, system=system, tools=list(tools) or None,
+                                                               **changes)  # fmt: skip
         self.conversation = conversation or Conversation("chat widget")
         self.replies: list[Reply] = []
         self._queue: queue.Queue[_Message] = queue.Queue()
@@ -103,17 +110,34 @@ class ChatWidget(widgets.VBox):
         self.model = self.picker.value or ""
         self._transcript: Any = None
 
+    # -- settings -------------------------------------------------------------------------------
+    @property
+    def host(self) -> str | None:
+        return self.settings.host
+
+    @host.setter
+    def host(self, value: str | None) -> None:
+        self.settings = self.settings.replace(host=value)
+
+    @property
+    def tools(self) -> list[Any]:
+        return list(self.settings.tools)
+
+    @property
+    def system(self) -> str | None:
+        return self.settings.system
+
     # -- the model picker -----------------------------------------------------------------------
     def _models(self, wanted: str | None) -> list[tuple[str, str]]:
         """The server's models as (label, name), the wanted one first (also when the server
         does not list it); with tools, those that cannot use them are marked."""
         try:
-            found = api.connect(self.host).models()
+            found = pipeline.connect(self.settings).models()
         except Exception:  # no server yet: the first message will say so plainly
             found = []
         names = [m.name for m in found]
         capabilities = {m.name: m.capabilities for m in found}
-        wanted = wanted or api.defaults.model
+        wanted = wanted or self.settings.model
         if wanted:
             match = next((n for n in names if n in (wanted, f"{wanted}:latest")), wanted)
             names = [match, *(n for n in names if n != match)]
@@ -128,12 +152,18 @@ class ChatWidget(widgets.VBox):
         """Why the box cannot send to ``model``, in the box's own words, or None."""
         if not model:
             return ("No model to ask: pick one in the Model list above. The list is empty when no "
-                    f"Ollama answered at {endpoint(self.host or api.defaults.host)}.")  # fmt: skip
+                    f"Ollama answered at {self._host()}.")  # fmt: skip
         if model in self._no_tools:
             names = ", ".join(getattr(t, "__name__", "?") for t in self.tools)
             return (f"{model} cannot use this box's tools ({names}): pick a model in the list "
                     "that is not marked 'cannot use tools'.")  # fmt: skip
         return None
+
+    def _host(self) -> str:
+        try:
+            return str(endpoint(self.host))
+        except OllamaNbError:
+            return mask(self.host or "")
 
     # -- display ------------------------------------------------------------------------------
     def __repr__(self) -> str:  # the text a front end without the widget shows
@@ -226,18 +256,17 @@ class ChatWidget(widgets.VBox):
             view.fail(refusal)
             return None
         try:
-            reply = api.chat(message.prompt, model=message.model, host=self.host, system=self.system,
-                             tools=self.tools, chat=self.conversation, cell=f"message {self._next()}",
-                             view=view, cancel=message.cancel)  # fmt: skip
+            reply = api.chat(message.prompt, model=message.model, settings=self.settings, chat=self.conversation,
+                             cell=f"message {self._next()}", view=view, cancel=message.cancel)  # fmt: skip
         except ServerUnreachable:  # said in the box's words: it has no --host option
-            host = endpoint(self.host or api.defaults.host)
-            view.fail(f"No Ollama answered at {host}. Start it with `ollama serve`, "
+            view.fail(f"No Ollama answered at {self._host()}. Start it with `ollama serve`, "
                       "or give the box another address: ChatWidget(host=...).")  # fmt: skip
             return None
         except (OllamaNbError, Interrupted) as exc:
-            reply = getattr(exc, "reply", None)
-            if reply is None:  # refused before anything was sent (a capability, an unknown model)
+            reply = exc.reply if isinstance(exc.reply, Reply) else None
+            if reply is None or not reply.trace.turns:  # refused before anything was sent
                 view.fail(str(exc))
+                reply = None
         except BaseException as exc:  # not the server's doing: a bug, a bad tool list; one line
             reply = None
             view.fail(f"{type(exc).__name__}: {exc}".splitlines()[0])

@@ -12,20 +12,33 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import api
-from .errors import OptionError
-from .ollama_backend import endpoint
+from .conversation import conversation
+from .errors import OllamaNbError, OptionError
+from .hosts import endpoint, mask
 from .options import parse_options
 from .persist import export as export_replies
 from .schema import SchemaError, tool_spec
+from .settings import CONFIGURABLE, defaults, parse_setting
 
 Namespace = dict[str, Any]
-Command = Callable[[Namespace, argparse.Namespace], None]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a subcommand may use: the notebook's names and the magic's help text."""
+
+    namespace: Namespace
+    help: str = ""
+
+
+Command = Callable[[Context, argparse.Namespace], None]
 COMMANDS: dict[str, Command] = {}
 
 
@@ -40,7 +53,7 @@ def command(name: str) -> Callable[[Command], Command]:
     return register
 
 
-def run(name: str, words: list[str], namespace: Namespace) -> None:
+def run(name: str, words: list[str], context: Context) -> None:
     """Run subcommand ``name`` with the words that followed it on the line."""
     function = COMMANDS[name]
     parser = function.parser  # type: ignore[attr-defined]
@@ -52,7 +65,7 @@ def run(name: str, words: list[str], namespace: Namespace) -> None:
             f"{exc} (usage: {usage}). To ask the model something that starts with {name!r}, "
             f'quote it: %ollama -m MODEL "{name} {" ".join(words)}"'
         ) from None
-    function(namespace, args)
+    function(context, args)
 
 
 def summary() -> str:
@@ -72,39 +85,37 @@ def lookup(namespace: Namespace, name: str, what: str) -> Any:
 
 
 @command("help")
-def help_(namespace: Namespace, args: argparse.Namespace) -> None:
+def help_(context: Context, args: argparse.Namespace) -> None:
     """Show the options of %%ollama and these subcommands."""
-    from .magic import OllamaMagics
-
-    print(OllamaMagics.ollama.__doc__)
+    print(context.help)
 
 
 @command("use")
 @argument("model", metavar="MODEL", help="a model name, e.g. llama3.2 or qwen3:8b")
-def use(namespace: Namespace, args: argparse.Namespace) -> None:
+def use(context: Context, args: argparse.Namespace) -> None:
     """Set the default model, for cells without -m."""
-    api.defaults.model = args.model
-    print(f"Default model: {api.defaults.model}")
+    defaults.model = args.model
+    print(f"Default model: {defaults.model}")
 
 
 @command("models")
-def models(namespace: Namespace, args: argparse.Namespace) -> None:
+def models(context: Context, args: argparse.Namespace) -> None:
     """List the server's models with their capabilities (tools, thinking, vision)."""
     found = api.connect().models()
     print(f"{'model':28} {'size':>8}  {'family':10} {'quant':8} {'context':>8}  capabilities")
     for model in found:
-        context = f"{model.context_length:,}" if model.context_length else ""
+        length = f"{model.context_length:,}" if model.context_length else ""
         print(f"{model.name:28} {model.size / 1e9:6.1f} GB  {model.family:10} {model.quantization:8} "
-              f"{context:>8}  {', '.join(sorted(model.capabilities or ()))}")  # fmt: skip
+              f"{length:>8}  {', '.join(sorted(model.capabilities or ()))}")  # fmt: skip
     if not found:
         print(f"(no models on {api.connect().host}: get one with `ollama pull NAME`)")
 
 
 @command("schema")
 @argument("function", metavar="FUNCTION", help="a function defined in the notebook")
-def schema(namespace: Namespace, args: argparse.Namespace) -> None:
+def schema(context: Context, args: argparse.Namespace) -> None:
     """Show the tool schema the model sees for a function."""
-    function = lookup(namespace, args.function, "function")
+    function = lookup(context.namespace, args.function, "function")
     try:
         spec = tool_spec(function)
     except SchemaError as exc:
@@ -114,71 +125,55 @@ def schema(namespace: Namespace, args: argparse.Namespace) -> None:
         print(f"note: {note}")
 
 
-_SETTINGS = "model=, host=, api_key=, keep_alive=, timeout=, max_rounds=, max_result_chars=, strict_context="
+_SETTINGS = ", ".join(f"{name}=" for name in CONFIGURABLE)
 
 
 @command("config")
 @argument("settings", nargs="*", metavar="KEY=VALUE",
           help=f"{_SETTINGS} or a model option such as num_ctx=")  # fmt: skip
-def config(namespace: Namespace, args: argparse.Namespace) -> None:
+def config(context: Context, args: argparse.Namespace) -> None:
     """Show or set the defaults (model, host, credentials, timeouts, tool rounds, model options)."""
-    settings = api.defaults
     option_pairs = []
     for pair in args.settings:
         key, _, value = pair.partition("=")
-        if key in ("model", "host", "api_key", "keep_alive"):
-            setattr(settings, key, value or None)
-        elif key in ("max_rounds", "max_result_chars"):
-            if not value.isdigit() or int(value) < 1:
-                raise UsageError(f"{key} takes a whole number of at least 1, not {value!r}")
-            setattr(settings, key, int(value))
-        elif key == "timeout":
-            settings.timeout = _seconds(value)
-        elif key == "strict_context":  # refuse a prompt longer than the context instead of cutting it
-            if value.lower() not in ("true", "false"):
-                raise UsageError(f"strict_context takes true or false, not {value!r}")
-            settings.strict_context = value.lower() == "true"
-        else:
+        if key not in CONFIGURABLE:
             option_pairs.append(pair)
+            continue
+        try:
+            setattr(defaults, key, parse_setting(key, value))
+        except OllamaNbError as exc:
+            raise UsageError(str(exc)) from None
     try:
         options, notes = parse_options(option_pairs)
     except OptionError as exc:
         raise UsageError(f"{exc} (config also takes {_SETTINGS})") from None
-    settings.options.update(options)
+    if options:
+        defaults.options = {**defaults.options, **options}
     for note in notes:
         print(note)
+    settings = defaults.settings
     key = "set" if settings.api_key else "not set (OLLAMA_API_KEY goes to ollama.com only)"
-    print(f"model={settings.model} host={endpoint(settings.host)} api_key={key} "
-          f"keep_alive={settings.keep_alive} timeout={settings.timeout} max_rounds={settings.max_rounds} "
-          f"max_result_chars={settings.max_result_chars} strict_context={settings.strict_context} "
-          f"options={json.dumps(settings.options)}")  # fmt: skip
-
-
-def _seconds(value: str) -> float | None:
-    """``timeout=30`` (seconds of silence before a stream is given up), ``timeout=none``."""
-    if value.lower() in ("", "none", "0"):
-        return None
     try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1
-    if seconds <= 0:
-        raise UsageError(f"timeout takes seconds (e.g. timeout=60) or none, not {value!r}")
-    return seconds
+        host = str(endpoint(settings.host))
+    except OllamaNbError:
+        host = mask(settings.host or "")
+    shown = {name: getattr(settings, name) for name in CONFIGURABLE if name not in ("host", "api_key")}
+    print(f"host={host} api_key={key} " + " ".join(f"{k}={v}" for k, v in shown.items())
+          + f" options={json.dumps(dict(settings.options))}")  # fmt: skip
 
 
 @command("history")
 @argument("name", nargs="?", default="default", metavar="NAME", help="the conversation (default: default)")
-def history(namespace: Namespace, args: argparse.Namespace) -> None:
+def history(context: Context, args: argparse.Namespace) -> None:
     """Print a conversation kept with --chat NAME."""
-    print(api.conversation(args.name).text())
+    print(conversation(args.name).text())
 
 
 @command("reset")
 @argument("name", nargs="?", default="default", metavar="NAME", help="the conversation (default: default)")
-def reset(namespace: Namespace, args: argparse.Namespace) -> None:
+def reset(context: Context, args: argparse.Namespace) -> None:
     """Empty a conversation kept with --chat NAME."""
-    chat = api.conversation(args.name)
+    chat = conversation(args.name)
     chat.reset()
     print(f"Conversation {chat.name!r} is empty.")
 
@@ -186,9 +181,9 @@ def reset(namespace: Namespace, args: argparse.Namespace) -> None:
 @command("export")
 @argument("path", metavar="PATH", help="where to write: .ipynb, .md, .html or .json")
 @argument("reply", nargs="?", default="_ollama", metavar="VAR", help="the reply (default: _ollama)")
-def export(namespace: Namespace, args: argparse.Namespace) -> None:
+def export(context: Context, args: argparse.Namespace) -> None:
     """Write a reply to a file (.ipynb, .md, .html or .json)."""
-    reply = lookup(namespace, args.reply, "reply")
+    reply = lookup(context.namespace, args.reply, "reply")
     try:
         written = export_replies([reply], args.path)
     except ValueError as exc:

@@ -4,24 +4,23 @@
 request per variant, one after the other by default (one local GPU serves one model at a time
 well) or at once with ``parallel``. The :class:`Comparison` holds the replies and the figures that
 compare them: time to first token, tokens per second, total time, tokens, tool calls, context use.
-Nothing here knows Jupyter: each variant reports to a view the caller makes.
+This module is the record (pure, saved under :data:`MIME`); :mod:`ollama_nb.sidebyside` runs
+the variants, :mod:`ollama_nb.comparison_html` draws them.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from . import api
+import pydantic
+
 from .context import meter_text
-from .errors import Interrupted, OllamaNbError, OptionError
-from .options import check, parse_options, parse_value
+from .errors import OptionError
 from .reply import Reply
-from .viewbase import NullView, View
 
 MAX_VARIANTS = 8
 MIME = "application/vnd.ollama-nb.comparison+json"
@@ -52,29 +51,6 @@ class Variant:
         return " · ".join(parts)
 
 
-def split(text: str | None) -> list[str]:
-    """``"llama3.2, qwen3"`` → ``["llama3.2", "qwen3"]``."""
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
-def option_values(pairs: Sequence[str]) -> dict[str, list[Any]]:
-    """``-o`` pairs where a value may list several, comma-separated: ``temperature=0,1``. A value
-    that is JSON as a whole is one value (``'stop=["a","b"]'``). Raises :class:`OptionError`."""
-    found: dict[str, list[Any]] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        key, raw = key.strip(), raw.strip()
-        if not sep or not key:
-            raise OptionError(f"-o takes KEY=VALUE (e.g. -o temperature=0,1), not {pair!r}")
-        try:
-            json.loads(raw)
-            pieces = [raw]
-        except json.JSONDecodeError:
-            pieces = [piece.strip() for piece in raw.split(",")]
-        found[key] = [check(key, parse_value(piece)) for piece in pieces]
-    return found
-
-
 def variants(
     models: Sequence[str],
     thinks: Sequence[bool | str | None] = (None,),
@@ -92,20 +68,6 @@ def variants(
             "give fewer models or values."
         )
     return grid
-
-
-def from_cell(
-    models: str, think: bool | str | None, pairs: Sequence[str]
-) -> tuple[list[Variant], dict[str, Any], list[str]]:
-    """What a cell asks for: its variants (``-m a,b``, ``--think low,high``, ``-o
-    temperature=0,1``; one when nothing varies), the options they share, and notes on option
-    names ollama_nb does not know. Raises :class:`OptionError`."""
-    values = option_values(pairs)
-    shared = {k: v[0] for k, v in values.items() if len(v) == 1}
-    varying = {k: v for k, v in values.items() if len(v) > 1}
-    _, notes = parse_options(f"{k}={json.dumps(v[0])}" for k, v in values.items())
-    thinks: list[bool | str | None] = list(split(think)) if isinstance(think, str) else [think]
-    return variants(split(models), thinks, varying), shared, notes
 
 
 @dataclass
@@ -188,16 +150,34 @@ class Comparison:
     @classmethod
     def from_record(cls, record: Any) -> Comparison:
         """Rebuild from a saved record; raises ``ValueError`` saying what is wrong."""
-        if not isinstance(record, dict) or record.get("version") != FORMAT_VERSION:
-            raise ValueError(f"not a comparison record of version {FORMAT_VERSION}")
         try:
-            found = [Variant(v["model"], v.get("think"), tuple((v.get("options") or {}).items()))
-                     for v in record["variants"]]  # fmt: skip
-            replies = [Reply.from_record(r) if r is not None else None for r in record["replies"]]
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"a comparison record without {exc}") from None
-        return cls(str(record.get("prompt", "")), found, replies, list(record.get("errors") or [None] * len(found)),
-                   bool(record.get("parallel")), bool(record.get("interrupted")))  # fmt: skip
+            saved = _SavedComparison.model_validate(record)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "record"
+            raise ValueError(f"comparison {where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+        found = [Variant(v.model, v.think, tuple(v.options.items())) for v in saved.variants]
+        replies = [Reply.from_record(r) if r is not None else None for r in saved.replies]
+        errors = list(saved.errors) + [None] * (len(found) - len(saved.errors))
+        return cls(saved.prompt, found, replies, errors[: len(found)], saved.parallel, saved.interrupted)
+
+
+class _SavedVariant(pydantic.BaseModel):
+    model: str
+    think: bool | str | None = None
+    options: dict[str, Any] = {}
+
+
+class _SavedComparison(pydantic.BaseModel):
+    """The shape of a saved comparison (version 1); each reply is a reply record."""
+
+    version: Literal[1]
+    prompt: str = ""
+    parallel: bool = False
+    interrupted: bool = False
+    variants: list[_SavedVariant]
+    replies: list[dict[str, Any] | None]
+    errors: list[str | None] = []
 
 
 def _secs(value: float | None) -> str:
@@ -222,91 +202,3 @@ def _row(variant: Variant, reply: Reply | None, error: str | None) -> Row:
         outcome = "ok"
     return Row(variant.label, first, reply.metrics.tokens_per_s, reply.trace.duration_s, reply.metrics.eval_count,
                len(reply.trace), meter_text(use) if use else "–", outcome)  # fmt: skip
-
-
-def run(
-    prompt: str,
-    chosen: Sequence[Variant],
-    *,
-    options: Mapping[str, Any] | None = None,
-    make_view: Callable[[int, Variant], View] | None = None,
-    parallel: bool = False,
-    **chat: Any,
-) -> Comparison:
-    """Ask ``prompt`` once per variant through :func:`ollama_nb.chat` (``chat`` are its other
-    arguments: tools, system, host...), each reporting to ``make_view(i, variant)``.
-
-    A variant's failure is kept in the comparison and the others still run; an interrupt stops
-    them all and raises :class:`Interrupted` carrying the comparison as ``.reply``."""
-    if chat.get("chat") is not None:
-        raise OllamaNbError(
-            "A comparison cannot continue a conversation (--chat): compare in a cell of its own."
-        )
-    comparison = Comparison(prompt, list(chosen), [None] * len(chosen), [None] * len(chosen), parallel)
-    cancel = threading.Event()
-
-    def ask(index: int) -> None:
-        variant = comparison.variants[index]
-        view = make_view(index, variant) if make_view else NullView()
-        try:
-            comparison.replies[index] = api.chat(
-                prompt, model=variant.model, think=variant.think if variant.think is not None else chat.get("think"),
-                options={**(options or {}), **dict(variant.options)}, view=view, cancel=cancel,
-                **{k: v for k, v in chat.items() if k != "think"},
-            )  # fmt: skip
-        except OllamaNbError as exc:
-            comparison.replies[index], comparison.errors[index] = exc.reply, str(exc)
-        except Interrupted as exc:  # what arrived is kept; a worker thread just ends
-            comparison.replies[index], comparison.errors[index] = exc.reply, "interrupted"
-            if not parallel:
-                raise
-
-    workers = [threading.Thread(target=ask, args=(i,), name=f"ollama_nb-compare-{i}", daemon=True)
-               for i in range(len(chosen))] if parallel else []  # fmt: skip
-    try:
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            while worker.is_alive():
-                worker.join(0.1)  # short waits: an interrupt reaches this thread
-        if not parallel:
-            for index in range(len(chosen)):
-                ask(index)
-    except KeyboardInterrupt:
-        cancel.set()
-        for worker in workers:
-            worker.join(5)  # each stops at its next chunk, keeping what arrived (a running tool may not)
-        comparison.interrupted = True
-        for index, reply in enumerate(comparison.replies):
-            if reply is None and comparison.errors[index] is None:
-                comparison.errors[index] = "not asked: interrupted"
-        error = Interrupted("the comparison stopped; what arrived is kept in _ollama.")
-        error.reply = comparison  # type: ignore[assignment]
-        raise error from None
-    return comparison
-
-
-def compare(
-    prompt: str,
-    *,
-    models: Sequence[str],
-    think: Sequence[bool | str | None] = (None,),
-    vary: Mapping[str, Sequence[Any]] | None = None,
-    options: Mapping[str, Any] | None = None,
-    parallel: bool = False,
-    display: str = "auto",
-    **chat: Any,
-) -> Comparison:
-    """Ask ``prompt`` of every combination of ``models``, ``think`` settings and ``vary``'s option
-    values, shown side by side as they stream, then a table of figures::
-
-        ollama_nb.compare("Why is the sky blue?", models=["llama3.2", "qwen3"], vary={"temperature": [0, 1]})
-
-    ``options`` apply to all; ``chat`` are :func:`ollama_nb.chat`'s other arguments (``tools``,
-    ``system``...). ``display``: ``"auto"`` (columns), ``"plain"`` (text) or ``"none"``."""
-    grid = variants(list(models), list(think), {k: list(v) for k, v in (vary or {}).items()})
-    if display == "none":
-        return run(prompt, grid, options=options, parallel=parallel, **chat)
-    from .comparisonview import compare_in_notebook
-
-    return compare_in_notebook(prompt, grid, display_mode=display, parallel=parallel, options=options, **chat)

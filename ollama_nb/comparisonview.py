@@ -8,13 +8,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from html import escape
-from typing import Any
+from typing import Any, Protocol
 
 import ipywidgets as widgets
 from IPython.display import display
 
-from . import inside_html, render
-from .comparison import Comparison, Variant, run
+from . import render
+from .comparison import Comparison, Variant
+from .comparison_html import comparison_bundle, comparison_text, figures_html
 from .kernel import widgets_available
 from .plain import PlainView
 from .reply import Reply
@@ -22,6 +23,16 @@ from .stream import Event
 from .trace import ModelTurn, ToolRound
 from .view import BoxView, close_all
 from .viewbase import NullView, View
+
+
+class Screen(Protocol):
+    """Where a comparison shows: a view per variant, then the whole comparison at the end."""
+
+    def show(self) -> None: ...
+
+    def view(self, index: int, variant: Variant) -> View: ...
+
+    def finish(self, comparison: Comparison) -> None: ...
 
 
 class _Column:
@@ -73,10 +84,10 @@ class ComparisonView:
 
     def finished(self, index: int, reply: Reply) -> None:
         self.sofar.replies[index] = reply
-        self.figures.value = inside_html.figures_html(self.sofar)  # styled by the stylesheet above
+        self.figures.value = figures_html(self.sofar)  # styled by the stylesheet above
 
     def finish(self, comparison: Comparison) -> None:
-        bundle = inside_html.comparison_bundle(comparison)
+        bundle = comparison_bundle(comparison)
         if self._handle is not None:
             self._handle.update(bundle, raw=True)
         else:
@@ -102,47 +113,14 @@ class PlainComparison:
 
     def finish(self, comparison: Comparison) -> None:
         if widgets_available():  # a kernel (nbconvert, --plain): the notebook keeps figures and record
-            bundle = inside_html.comparison_bundle(comparison)
+            bundle = comparison_bundle(comparison)
             if not self.quiet:  # the answers are already in the output, each with its record
                 bundle = {
                     **bundle,
-                    "text/html": f'<div class="ollama-nb">{render.style_tag()}{inside_html.figures_html(comparison)}</div>',
+                    "text/html": f'<div class="ollama-nb">{render.style_tag()}{figures_html(comparison)}</div>',
                     "text/plain": comparison.table(),
                 }
             display(bundle, raw=True)
         else:
-            self.out.write(
-                "\n" + (inside_html.comparison_text(comparison) if self.quiet else comparison.table()) + "\n"
-            )
+            self.out.write("\n" + (comparison_text(comparison) if self.quiet else comparison.table()) + "\n")
         self.out.flush()
-
-
-def compare_in_notebook(
-    prompt: str,
-    chosen: Sequence[Variant],
-    *,
-    display_mode: str = "auto",
-    parallel: bool = False,
-    **chat: Any,
-) -> Comparison:
-    """Run :func:`ollama_nb.comparison.run` with the columns on screen (or text, or nothing)."""
-    screen: ComparisonView | PlainComparison | None
-    if display_mode == "none":
-        screen = None
-    elif display_mode == "plain" or not widgets_available():
-        screen = PlainComparison(quiet=parallel)
-    else:
-        screen = ComparisonView(prompt, chosen)
-    if screen is not None:
-        screen.show()
-    try:
-        comparison = run(prompt, chosen, parallel=parallel,
-                                 make_view=screen.view if screen is not None else None, **chat)  # fmt: skip
-    except KeyboardInterrupt as exc:
-        partial = getattr(exc, "reply", None)
-        if screen is not None and isinstance(partial, Comparison):
-            screen.finish(partial)
-        raise
-    if screen is not None:
-        screen.finish(comparison)
-    return comparison

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from .backend import Backend
+from .backend import Backend, ShowInfo
 from .errors import OllamaNbError
 from .trace import ContextUse, ModelTurn
 
@@ -64,20 +64,18 @@ def context_length(backend: Backend, model: str, options: Mapping[str, Any]) -> 
     then the model's maximum (``/api/show``)."""
     try:
         for entry in backend.running():
-            name, length = str(entry.get("model") or entry.get("name") or ""), entry.get("context_length")
-            if _same_model(name, model) and isinstance(length, int):
-                return length, "server"
+            if _same_model(entry.model or entry.name, model) and entry.context_length:
+                return entry.context_length, "server"
     except OllamaNbError:  # an older server, a cloud host: the other sources may say
         pass
     sent = options.get("num_ctx")
     if isinstance(sent, int) and not isinstance(sent, bool) and sent > 0:
         return sent, "num_ctx"
     try:
-        info = backend.show(model).get("model_info") or {}
+        found = ShowInfo.read(backend.show(model)).context_length
     except OllamaNbError:
         return None, ""
-    found = [v for k, v in info.items() if k.endswith(".context_length") and isinstance(v, int)]
-    return (found[0], "model") if found else (None, "")
+    return (found, "model") if found else (None, "")
 
 
 def measure(

@@ -146,6 +146,14 @@ class Conversation:
         return cls(saved.name, [m.to_dict() for m in saved.messages], turns)
 
 
+conversations: dict[str, Conversation] = {}  # this kernel's conversations, by name
+
+
+def conversation(name: str) -> Conversation:
+    """The conversation called ``name``, created empty the first time."""
+    return conversations.setdefault(name, Conversation(name))
+
+
 class AskCounter:
     """Numbers the asks of one execution, so that two asks from one cell are two turns: the
     first keeps the cell's own key, later ones get ``#2``, ``#3``... The same asks from the next

@@ -59,7 +59,12 @@ class NotOllama(StreamBroken):
 
 
 class CapabilityError(OllamaNbError):
-    """The model says it cannot do what was asked (tools, thinking, images)."""
+    """The model says it cannot do what was asked (tools, thinking, images): ``missing`` names it."""
+
+    def __init__(self, message: str, *, model: str = "", missing: tuple[str, ...] = (),
+                 reply: Reply | None = None) -> None:  # fmt: skip
+        super().__init__(message, reply=reply)
+        self.model, self.missing = model, missing
 
 
 class FormatError(OllamaNbError):
@@ -74,20 +79,33 @@ class ConfirmUnavailable(OllamaNbError):
     """``--confirm`` where nobody can answer (no stdin): the tool is not run, the cell ends."""
 
 
-class SchemaError(TypeError):
+class SchemaError(OllamaNbError, TypeError):
     """A function cannot be offered as a tool; lists every problem at once."""
 
 
-class ArgumentError(ValueError):
+class ArgumentError(OllamaNbError, ValueError):
     """Arguments from the model that do not fit the tool's signature."""
 
 
-class PromptError(LookupError):
+class PromptError(OllamaNbError, LookupError):
     """A ``{{name}}`` in a prompt that cannot be filled in."""
 
 
-class OptionError(ValueError):
-    """A model option that is malformed or of the wrong type."""
+class InputError(OllamaNbError, ValueError):
+    """Something the user gave cannot be sent (an image that is not there, a setting of the
+    wrong type); says which and what to give instead."""
+
+
+class OptionError(InputError):
+    """A model option that is malformed or of the wrong type.
+
+    ``key``, ``expected`` and ``value`` say which; each front phrases the fix in its own terms
+    (the magic ``-o num_ctx=8192``, ``chat()`` ``options={"num_ctx": 8192}``)."""
+
+    def __init__(self, message: str, *, key: str = "", expected: str = "", value: object = None,
+                 reply: Reply | None = None) -> None:  # fmt: skip
+        super().__init__(message, reply=reply)
+        self.key, self.expected, self.value = key, expected, value
 
 
 class Interrupted(KeyboardInterrupt):

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .ollama_backend import endpoint
+from .hosts import endpoint
 from .standin import Cassette, StandInServer
 
 PACKAGE = Path(__file__).resolve().parent

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from . import context
 from .backend import Backend
 from .errors import Interrupted, NotOllama, OllamaNbError, StreamBroken
 from .reply import Reply
@@ -44,32 +43,20 @@ class Request:
 
     model: str
     messages: list[dict[str, Any]]
-    think: bool | str | None = None
     format: str | dict[str, Any] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    keep_alive: str | float | None = None
     stream: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)  # other body fields: truncate, logprobs...
+    fields: dict[str, Any] = field(default_factory=dict)  # think, options, keep_alive, truncate...
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.fields.get("options") or {})
 
     def body(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> dict[str, Any]:
         """The JSON body of one ``/api/chat`` request; unset settings are left to the server."""
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": self.stream}
-        extras = {"tools": tools, "think": self.think, "format": self.format,
-                  "options": self.options or None, "keep_alive": _duration(self.keep_alive), **self.extra}  # fmt: skip
+        extras = {"tools": tools, "format": self.format, **self.fields}
         body.update({k: v for k, v in extras.items() if v is not None})
         return body
-
-
-def _duration(value: str | float | None) -> str | float | None:
-    """Ollama reads a number as seconds and text as a Go duration ("5m"): "-1" or "300" as text
-    would be refused ("missing unit in duration"), so numbers written as text go as numbers."""
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value
-        return int(number) if number.is_integer() else number
-    return value
 
 
 Confirm = Callable[[ToolCall], bool]
@@ -85,7 +72,6 @@ def run(
     confirm: Confirm | None = None,
     cancel: threading.Event | None = None,
     preface: Sequence[str | RenderedPrompt] = (),
-    earlier: context.Earlier | None = None,
 ) -> Reply:
     """Run one cell's exchange to the end. Raises :class:`OllamaNbError` or :class:`Interrupted`
     carrying the finished partial reply as ``.reply``; what arrived is never lost.
@@ -93,10 +79,8 @@ def run(
     ``cancel``, set from another thread (a Stop button), ends the exchange like an interrupt,
     also while waiting for the first chunk. ``preface`` goes into the trace first, texts as
     notices (a re-run that went back in a conversation) and entries as they are (the rendered
-    prompt). ``earlier`` is what the conversation's
-    earlier cells used of the context, for the meter."""
+    prompt)."""
     session = _Session(backend, request, toolbox, view or NullView(), confirm, cancel or threading.Event())
-    session.earlier = earlier
     for item in preface:
         if isinstance(item, str):
             session.notice(item)
@@ -135,7 +119,6 @@ class _Session:
         trace = Trace(request.model, prompt, system, datetime.now(timezone.utc).isoformat(timespec="seconds"))
         self.reply = Reply(request.model, self.messages, trace)
         self.turns: list[Turn] = []  # the model's turns as read: the one place text accumulates
-        self.earlier: context.Earlier | None = None
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
@@ -160,6 +143,8 @@ class _Session:
                 self.tool_round(number, call)
 
     def model_turn(self, number: int, tools: list[dict[str, Any]] | None) -> list[ToolCall]:
+        if self.cancel.is_set():  # stopped between rounds: no further request goes out
+            raise KeyboardInterrupt
         turn = self.reply.trace.add(ModelTurn(number, self.request.model, self.now()))
         self.view.turn(turn)
         reader = TurnReader()
@@ -248,15 +233,3 @@ class _Session:
         reply.metrics = sum((t.metrics for t in ended if t.metrics), Metrics())
         if ended:
             reply.done_reason, reply.model = ended[-1].done_reason, ended[-1].model or reply.model
-            self.measure_context(ended)
-
-    def measure_context(self, ended: list[ModelTurn]) -> None:
-        """The context meter, once per cell: asking the server for the context length costs a
-        request, so it is not asked between tool rounds."""
-        options = self.request.options
-        limit, source = context.context_length(self.backend, self.request.model, options)
-        use = context.measure(
-            ended, limit, source, options=options, earlier=self.earlier, started_s=self.now()
-        )
-        if use is not None:
-            self.reply.trace.add(use)

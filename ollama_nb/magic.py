@@ -1,5 +1,6 @@
-"""``%%ollama`` and ``%ollama``: parse the options, look up names, choose the view, call
-:func:`ollama_nb.chat`. The subcommands (``%ollama use NAME`` ...) live in :mod:`.commands`."""
+"""``%%ollama`` and ``%ollama``: parse the options into :class:`Settings`, look up names in the
+notebook, choose the view, run the pipeline. The subcommands (``%ollama use NAME`` ...) live in
+:mod:`.commands`; a line prompt is never expanded by IPython (``{{name}}`` is ollama_nb's)."""
 
 from __future__ import annotations
 
@@ -11,20 +12,22 @@ from typing import Any
 
 from IPython import get_ipython
 from IPython.core.error import StdinNotImplementedError, UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, argument_group, kwds, magic_arguments
 from IPython.display import display
 
-from . import api, commands, comparison, inside_html, render
-from .conversation import AskCounter
-from .errors import ConfirmUnavailable, OptionError, PromptError
-from .kernel import kernel_parent, widgets_available
-from .options import parse_options
+from . import api, commands, inside_html, render
+from .comparison import Variant, variants
+from .conversation import AskCounter, conversations
+from .errors import ConfirmUnavailable, OllamaNbError, OptionError, PromptError
+from .kernel import kernel_parent
+from .options import option_values, parse_options, split
+from .pipeline import is_model
 from .prompt import resolve
 from .schema import SchemaError, tool_spec
+from .settings import THINK_LEVELS, Settings, defaults
 from .stream import ToolCall
-
-THINK_LEVELS = ("low", "medium", "high", "max")
+from .views import choose_view
 
 
 def _think(value: str) -> bool | str:
@@ -33,18 +36,24 @@ def _think(value: str) -> bool | str:
         return value
     if value.lower() in ("true", "false"):
         return value.lower() == "true"
-    levels = comparison.split(value)
+    levels = split(value)
     if len(levels) > 1 and all(level in THINK_LEVELS for level in levels):
         return value
     raise ValueError(value)
 
 
-def _keep_alive(value: str) -> str | int:
-    """``5m``, ``1h``, ``0`` (unload now), ``-1`` (keep loaded): numbers go as seconds."""
-    try:
-        return int(value)
-    except ValueError:
-        return value
+def from_cell(
+    models: str, think: bool | str | None, pairs: list[str]
+) -> tuple[list[Variant], dict[str, Any], list[str]]:
+    """What a cell asks for: its variants (``-m a,b``, ``--think low,high``, ``-o
+    temperature=0,1``; one when nothing varies), the options they share, and notes on option
+    names ollama_nb does not know. Raises :class:`OptionError`."""
+    values = option_values(pairs)
+    shared = {k: v[0] for k, v in values.items() if len(v) == 1}
+    varying = {k: v for k, v in values.items() if len(v) > 1}
+    _, notes = parse_options(f"{k}={json.dumps(v[0])}" for k, v in values.items())
+    thinks: list[bool | str | None] = list(split(think)) if isinstance(think, str) else [think]
+    return variants(split(models), thinks, varying), shared, notes
 
 
 def split_line(line: str) -> list[str]:
@@ -70,7 +79,7 @@ class OllamaMagics(Magics):
     @argument("--host", help="Ollama's URL (default: OLLAMA_HOST, else http://127.0.0.1:11434)")
     @argument("--api-key", metavar="KEY",
               help="a bearer token for this host (else OLLAMA_API_KEY, sent to ollama.com only)")  # fmt: skip
-    @argument("--keep-alive", type=_keep_alive, metavar="DURATION",
+    @argument("--keep-alive", metavar="DURATION",
               help="how long the server keeps the model loaded: 5m, 1h, 0 (unload), -1 (forever)")  # fmt: skip
     @argument("--think", nargs="?", const=True, type=_think, metavar="LEVEL",
               help="ask the model to think (optionally low/medium/high/max, or true/false)")  # fmt: skip
@@ -104,6 +113,7 @@ class OllamaMagics(Magics):
               help="each token's probability and N alternatives (default 5), shaded under the answer")  # fmt: skip
     @argument("--parallel", action="store_true",
               help="with several models, thinking levels or option values (-m a,b): ask them all at once")  # fmt: skip
+    @no_var_expand
     @line_cell_magic
     def ollama(self, line: str, cell: str | None = None) -> None:
         """Ask a local Ollama model; the answer streams into the notebook.
@@ -137,29 +147,33 @@ class OllamaMagics(Magics):
         if words and words[0] == "render":  # line or cell: the prompt as the model reads it
             return self._render(words[1:], line, cell)
         if cell is None and words and words[0] in commands.COMMANDS:
-            return commands.run(words[0], words[1:], self._namespace)
+            # not a prompt: IPython's {name} expansion applies, as for any line magic
+            words = split_line(self.shell.var_expand(line, depth=1) if self.shell else line)
+            return commands.run(
+                words[0], words[1:], commands.Context(self._namespace, self.ollama.__doc__ or "")
+            )
         args = self.ollama.parser.parse_args(words)
         prompt = self._prompt(args, cell)
-        remembered = api.conversations[args.chat].model if args.chat in api.conversations else None
-        model = args.model or remembered or api.defaults.model
+        remembered = conversations[args.chat].model if args.chat in conversations else None
+        model = args.model or remembered or defaults.model
         if not model:
             raise UsageError(
                 "no model: add -m MODEL (e.g. -m llama3.2), or set a default with %ollama use NAME"
             )
         try:  # several models, thinking levels or option values make a comparison
-            grid, options, notes = comparison.from_cell(model, args.think, args.option)
+            grid, options, notes = from_cell(model, args.think, args.option)
+            settings = self._settings(args, options)
         except OptionError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_as_option(exc)) from None
         for note in notes:
             print(note)
-        settings = {**self._settings(args), "options": options}
         if len(grid) > 1:
             return self._compare(prompt, grid, args, settings)
         (only,) = grid
-        settings["think"] = only.think
-        view = make_view(only.model, plain=args.plain)
+        settings = settings.merge(model=only.model, think=only.think)
+        view = choose_view("plain" if args.plain else "auto", only.model)
         try:
-            reply = api.chat(prompt, model=only.model, view=view, cell=_cell_key(line, cell), **settings)
+            reply = api.chat(prompt, settings=settings, chat=args.chat, cell=_cell_key(line, cell), view=view)
         except BaseException as exc:  # KeyboardInterrupt too: the partial reply is kept
             if (partial := getattr(exc, "reply", None)) is not None:
                 self._bind(partial, args.out)
@@ -186,34 +200,36 @@ class OllamaMagics(Magics):
         except PromptError as exc:
             raise UsageError(str(exc)) from None
 
-    def _settings(self, args: argparse.Namespace) -> dict[str, Any]:
-        """Everything but the prompt and the model, checked and looked up in the notebook."""
+    def _settings(self, args: argparse.Namespace, options: dict[str, Any]) -> Settings:
+        """Everything but the prompt, checked and looked up in the notebook, over the defaults."""
         if args.out is not None and not args.out.isidentifier():
             raise UsageError(f"--out takes a variable name, not {args.out!r}")
         if args.max_rounds is not None and args.max_rounds < 1:
             raise UsageError("--max-rounds takes a number of at least 1")
-        return dict(
-            host=args.host, system=args.system, think=args.think,
-            format=self._format(args.format), tools=self._tools(args.tools), stream=args.stream,
-            max_rounds=args.max_rounds, confirm=_ask if args.confirm else None, chat=args.chat,
-            images=[self._image(i) for i in args.image], api_key=args.api_key, keep_alive=args.keep_alive,
-            strict_context=args.strict_context, render=args.render,
-            logprobs=True if args.logprobs else None, top_logprobs=args.logprobs,
-        )  # fmt: skip
+        try:
+            return defaults.settings.merge(
+                host=args.host, system=args.system, format=self._format(args.format), tools=self._tools(args.tools),
+                stream=None if args.stream else False, max_rounds=args.max_rounds, options=options,
+                confirm=_ask if args.confirm else None, images=[self._image(i) for i in args.image] or None,
+                api_key=args.api_key, keep_alive=args.keep_alive, strict_context=args.strict_context,
+                render=args.render or None, logprobs=True if args.logprobs else None, top_logprobs=args.logprobs,
+            )  # fmt: skip
+        except OptionError:
+            raise
+        except OllamaNbError as exc:
+            raise UsageError(str(exc)) from None
 
-    def _compare(self, prompt: str, grid: list[comparison.Variant], args: argparse.Namespace,
-                 settings: dict[str, Any]) -> None:  # fmt: skip
+    def _compare(
+        self, prompt: str, grid: list[Variant], args: argparse.Namespace, settings: Settings
+    ) -> None:
         """Several models, thinking levels or option values: one column each, then a table."""
         if args.chat:
             raise UsageError(
                 "a comparison cannot continue a conversation: drop --chat, or compare in a cell of its own"
             )
-        from .comparisonview import compare_in_notebook
-
-        settings = {k: v for k, v in settings.items() if k not in ("chat", "think")}
         try:
-            result = compare_in_notebook(prompt, grid, display_mode="plain" if args.plain else "auto",
-                                         parallel=args.parallel, **settings)  # fmt: skip
+            result = api.compare_variants(prompt, grid, settings, display="plain" if args.plain else "auto",
+                                          parallel=args.parallel)  # fmt: skip
         except BaseException as exc:  # an interrupt keeps what arrived, in the comparison
             if (partial := getattr(exc, "reply", None)) is not None:
                 self._bind(partial, args.out)
@@ -227,13 +243,10 @@ class OllamaMagics(Magics):
         prompt = self._prompt(args, cell)
         try:
             options, _ = parse_options(args.option)
+            settings = self._settings(args, options).merge(model=args.model, think=args.think)
         except OptionError as exc:
-            raise UsageError(str(exc)) from None
-        rendered = api.render_prompt(
-            prompt, model=args.model, host=args.host, system=args.system, think=args.think, options=options,
-            tools=self._tools(args.tools), chat=args.chat, cell=_cell_key(line, cell),
-            images=[self._image(i) for i in args.image], api_key=args.api_key,
-        )  # fmt: skip
+            raise UsageError(_as_option(exc)) from None
+        rendered = api.render_prompt(prompt, settings=settings, chat=args.chat, cell=_cell_key(line, cell))
         html = f'<div class="ollama-nb">{render.style_tag()}{inside_html.rendered_html(rendered, open_=True)}</div>'
         display({"text/html": html, "text/plain": rendered.text}, raw=True)
         if args.out:
@@ -274,22 +287,14 @@ class OllamaMagics(Magics):
             except json.JSONDecodeError as exc:
                 raise UsageError(f"--format is not valid JSON: {exc}") from None
         found = commands.lookup(self._namespace, value, "format")
-        if not (isinstance(found, dict) or api._is_model(found)):
+        if not (isinstance(found, dict) or is_model(found)):
             raise UsageError(f"--format {value}: expected a pydantic model class or a JSON schema dict")
         return found
 
 
-def make_view(model: str, *, plain: bool = False) -> Any:
-    """The cell's view: live widgets in a kernel, else (or with ``--plain``) text as it arrives.
-
-    Imported here, when a cell runs, so that a terminal IPython never loads the widget code."""
-    if plain or not widgets_available():
-        from .plain import PlainView
-
-        return PlainView(model)
-    from .view import CellView
-
-    return CellView(model)
+def _as_option(exc: OptionError) -> str:
+    """An option's problem in the magic's terms: ``-o num_ctx=8192``."""
+    return f"{exc} (give it as -o {exc.key}=..., {exc.expected})" if exc.key else str(exc)
 
 
 def _cell_key(line: str, cell: str | None) -> str:

@@ -12,20 +12,17 @@ be ended by an interrupt or a Stop button (:func:`ollama_nb.backend.pumped`).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from . import context
-from .backend import ModelInfo, pumped
+from .backend import Loaded, ModelInfo, ShowInfo, pumped
 from .errors import (
     AuthError,
     ContextFull,
@@ -38,74 +35,14 @@ from .errors import (
     StreamBroken,
     Unsupported,
 )
+from .hosts import PROXY_VARIABLES, Endpoint, api_key_for, endpoint, mask, proxy_for
 
 if TYPE_CHECKING:
     import ollama
 
-DEFAULT_HOST = "http://127.0.0.1:11434"
-_PROXY_VARIABLES = ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
 RENDERS_SINCE = (0, 11, 5)  # the first Ollama that knows _debug_render_only
-CONNECT_TIMEOUT = 5.0  # seconds: a host that does not answer fails fast; reading has no limit
-CLOUD = "ollama.com"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where to send requests: ``url`` without credentials, and the basic auth taken out of it."""
-
-    url: str
-    auth: tuple[str, str] | None = None
-
-    @property
-    def hostname(self) -> str:
-        return urlsplit(self.url).hostname or ""
-
-    @property
-    def loopback(self) -> bool:
-        name = self.hostname
-        if name == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(name).is_loopback
-        except ValueError:
-            return False
-
-    @property
-    def cloud(self) -> bool:
-        return self.hostname == CLOUD or self.hostname.endswith("." + CLOUD)
-
-    def __str__(self) -> str:
-        return self.url
-
-
-def endpoint(host: str | None = None) -> Endpoint:
-    """``--host``, else ``OLLAMA_HOST`` read now, else the default; in the forms Ollama accepts:
-    ``:5000``, ``host``, ``host:port``, ``[::1]:port``, ``0.0.0.0`` (a bind address: this
-    machine's loopback), a bare ``ollama.com`` (https), ``user:pass@host`` (basic auth)."""
-    text = (host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST).strip()
-    if "://" not in text:
-        bare = text.split("@")[-1].split("/")[0]
-        text = ("https://" if bare in (CLOUD, CLOUD + ":443") else "http://") + text
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ServerUnreachable(
-            f"{host or text!r} is not an address Ollama can be at: use http:// or https://"
-        )
-    try:
-        port = parts.port
-    except ValueError:
-        raise ServerUnreachable(f"{text!r} has no valid port (1-65535).") from None
-    name = parts.hostname or "127.0.0.1"
-    if name in ("0.0.0.0", "::"):
-        name = "127.0.0.1" if name == "0.0.0.0" else "::1"
-    if port is None:
-        explicit_scheme = "://" in (host or os.environ.get("OLLAMA_HOST") or "")
-        port = {"http": 80, "https": 443}[scheme] if explicit_scheme or name == CLOUD else 11434
-    shown = f"[{name}]" if ":" in name else name
-    path = parts.path.rstrip("/")
-    auth = (parts.username or "", parts.password or "") if parts.username else None
-    return Endpoint(f"{scheme}://{shown}:{port}{path}", auth)
+CONNECT_TIMEOUT = 5.0  # seconds: a host that does not answer fails fast
+SMALL_REQUEST_TIMEOUT = 30.0  # seconds for a short request (models, ps, show) when none is set
 
 
 def _ollama_module() -> Any:
@@ -117,8 +54,8 @@ def _ollama_module() -> Any:
         return sys.modules["ollama"]
     try:
         import ollama
-    except ImportError:
-        hidden = {k: os.environ.pop(k) for k in _PROXY_VARIABLES if k in os.environ}
+    except (ImportError, ValueError):  # ValueError: a proxy scheme httpx refuses (ftp://, socks4://)
+        hidden = {k: os.environ.pop(k) for k in PROXY_VARIABLES if k in os.environ}
         try:
             import ollama
         finally:
@@ -143,10 +80,10 @@ def _client(where: Endpoint, api_key: str | None) -> ollama.Client:
                     auth=where.auth,
                     trust_env=not where.loopback,  # a proxy is never right for this machine's own server
                 )
-            except ImportError as exc:  # e.g. a socks5h:// proxy without httpx's socks extra
+            except (ImportError, ValueError) as exc:  # a socks5h:// proxy without its extra, an ftp:// one
                 raise OllamaNbError(
-                    f"The proxy settings cannot be used to reach {where}: {str(exc).rstrip('.')}. "
-                    "Install what it names, or unset HTTP_PROXY / HTTPS_PROXY / ALL_PROXY."
+                    f"The proxy settings cannot be used to reach {where}: {mask(str(exc)).rstrip('.')}. "
+                    "Install what it names, or fix or unset HTTP_PROXY / HTTPS_PROXY / ALL_PROXY."
                 ) from None
             headers = client._client.headers
             headers.pop("authorization", None)  # the client sends OLLAMA_API_KEY to every host
@@ -164,9 +101,9 @@ class OllamaBackend:
         """``api_key``: sent to any host; without it ``OLLAMA_API_KEY`` (read now) goes only to
         ollama.com. ``read_timeout``: seconds of silence before a stream is given up (None: wait)."""
         self.where = endpoint(host)
-        key = api_key or (os.environ.get("OLLAMA_API_KEY") if self.where.cloud else None)
-        self.client = _client(self.where, key or None)
+        self.client = _client(self.where, api_key_for(self.where, api_key))
         self.read_timeout = read_timeout
+        self.proxy = proxy_for(self.where)
 
     @property
     def host(self) -> str:
@@ -224,8 +161,10 @@ class OllamaBackend:
 
     # -- models -------------------------------------------------------------------------------
     def _get(self, method: str, path: str, model: str = "", **kwargs: Any) -> Any:
+        """A short request, given up after the read timeout (or :data:`SMALL_REQUEST_TIMEOUT`)."""
+        limit = httpx.Timeout(self.read_timeout or SMALL_REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT)
         try:
-            response = self.client._client.request(method, path, **kwargs)
+            response = self.client._client.request(method, path, timeout=limit, **kwargs)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self) from None
         except KeyboardInterrupt:
@@ -243,34 +182,43 @@ class OllamaBackend:
         return next(iter(pumped(produce, close=lambda: None, cancel=cancel, host=self.host)), [])
 
     def _model(self, entry: dict[str, Any]) -> ModelInfo:
-        name = entry.get("model") or entry.get("name") or ""
-        details = entry.get("details") or {}
-        found = entry.get("capabilities")
-        capabilities = frozenset(found) if found is not None else self.capabilities(name)
-        return ModelInfo(name=name, size=int(entry.get("size") or 0), family=details.get("family") or "",
-                         parameter_size=details.get("parameter_size") or "",
-                         quantization=details.get("quantization_level") or "", capabilities=capabilities,
-                         context_length=entry.get("context_length"), extra=entry)  # fmt: skip
+        name = str(entry.get("model") or entry.get("name") or "")
+        found = entry.get("details")
+        details: dict[str, Any] = found if isinstance(found, dict) else {}
+        listed = ShowInfo.read({"capabilities": entry.get("capabilities")}).capabilities
+        capabilities = listed if listed is not None else self.capabilities(name)
+        size = entry.get("size")
+        return ModelInfo(name=name, size=size if isinstance(size, int) else 0, family=str(details.get("family") or ""),
+                         parameter_size=str(details.get("parameter_size") or ""),
+                         quantization=str(details.get("quantization_level") or ""), capabilities=capabilities,
+                         context_length=Loaded.model_validate(entry).context_length, extra=entry)  # fmt: skip
 
     def _tags(self) -> list[dict[str, Any]]:
-        """The entries of ``/api/tags``, as the server sent them."""
-        return list(self._get("GET", "/api/tags").get("models") or [])
+        """The entries of ``/api/tags`` that are objects, as the server sent them."""
+        answer = self._get("GET", "/api/tags")
+        models = answer.get("models") if isinstance(answer, dict) else None
+        return [m for m in models if isinstance(m, dict)] if isinstance(models, list) else []
 
     def model_names(self) -> list[str]:
         """Just the names, with no ``/api/show`` per model (for the message of a 404)."""
-        return [m["model"] for m in self._tags() if m.get("model")]
+        return [str(m["model"]) for m in self._tags() if m.get("model")]
 
     def show(self, model: str) -> dict[str, Any]:
-        return dict(self._get("POST", "/api/show", model, json={"model": model}))
+        answer = self._get("POST", "/api/show", model, json={"model": model})
+        if not isinstance(answer, dict):
+            raise NotOllama(
+                f"{self.host} answered /api/show with {_what(json.dumps(answer))}: is that Ollama?"
+            )
+        return answer
 
     def capabilities(self, model: str) -> frozenset[str] | None:
         key = (self.host, model)
         if key not in _capabilities:
             try:
-                found = self.show(model).get("capabilities")
+                found = ShowInfo.read(self.show(model)).capabilities
             except OllamaNbError:  # the chat request that follows reports any real problem
                 return None
-            _capabilities[key] = frozenset(found) if found else None
+            _capabilities[key] = found or None
         return _capabilities[key]
 
     def render_prompt(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -287,11 +235,13 @@ class OllamaBackend:
             raise Unsupported(f"{self.host} answered without the rendered prompt: it cannot show it.")
         return info
 
-    def running(self) -> list[dict[str, Any]]:
-        return list(self._get("GET", "/api/ps").get("models") or [])
+    def running(self) -> list[Loaded]:
+        return Loaded.read(self._get("GET", "/api/ps"))
 
     def version(self) -> str:
-        return str(self._get("GET", "/api/version").get("version", ""))
+        answer = self._get("GET", "/api/version")
+        found = answer.get("version") if isinstance(answer, dict) else None
+        return found if isinstance(found, str) else ""
 
 
 def _translated(chunks: Iterator[dict[str, Any]], backend: OllamaBackend) -> Iterator[dict[str, Any]]:
@@ -299,12 +249,26 @@ def _translated(chunks: Iterator[dict[str, Any]], backend: OllamaBackend) -> Ite
         yield from chunks
     except httpx.HTTPError as exc:
         raise _transport_error(exc, backend) from None
-    except ImportError as exc:  # a proxy scheme httpx cannot use, found on first connect
-        raise OllamaNbError(f"The proxy settings cannot be used to reach {backend.host}: {exc}") from None
+    except (ImportError, ValueError) as exc:  # a proxy scheme httpx cannot use, found on first connect
+        raise OllamaNbError(
+            f"The proxy settings cannot be used to reach {backend.host}: {mask(str(exc))}"
+        ) from None
 
 
 def _transport_error(exc: httpx.HTTPError, backend: OllamaBackend) -> OllamaNbError:
-    host = backend.host
+    host, proxy = backend.host, backend.proxy
+    text = mask(str(exc))
+    if isinstance(exc, httpx.ProxyError) or (
+        proxy and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+    ):
+        return ServerUnreachable(
+            f"The proxy {proxy} did not take the request to {host} ({text or type(exc).__name__}): "
+            "check HTTP(S)_PROXY / NO_PROXY, or unset them."
+        )
+    if "WRONG_VERSION_NUMBER" in text.upper() or "wrong version number" in text:
+        return ServerUnreachable(
+            f"{host} speaks plain http, not https: write the host as {host.replace('https://', 'http://', 1)}."
+        )
     if isinstance(exc, httpx.ConnectTimeout):
         return ServerUnreachable(f"{host} did not answer within {CONNECT_TIMEOUT:g} s. Is the address right?")
     if isinstance(exc, (httpx.ConnectError, httpx.UnsupportedProtocol)):
@@ -312,11 +276,12 @@ def _transport_error(exc: httpx.HTTPError, backend: OllamaBackend) -> OllamaNbEr
             f"Could not reach Ollama at {host}. Start it with `ollama serve`, "
             "or point --host or OLLAMA_HOST at a running server."
         )
-    if isinstance(exc, httpx.ProxyError):
-        return ServerUnreachable(
-            f"The proxy refused the way to {host} ({exc}): check HTTP(S)_PROXY / NO_PROXY."
+    if isinstance(exc, httpx.ReadTimeout):
+        return StreamBroken(
+            f"{host} sent nothing for {backend.read_timeout or SMALL_REQUEST_TIMEOUT:g} s: gave up waiting "
+            "(set a longer read timeout with %ollama config timeout=SECONDS)."
         )
-    return StreamBroken(f"The connection to {host} dropped mid-answer ({exc or type(exc).__name__}).")
+    return StreamBroken(f"The connection to {host} dropped mid-answer ({text or type(exc).__name__}).")
 
 
 def _older(version: str, than: tuple[int, ...]) -> bool:

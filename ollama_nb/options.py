@@ -9,7 +9,7 @@ servers ignore keys they do not know.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pydantic
@@ -55,7 +55,8 @@ def check(key: str, value: Any) -> Any:
     try:
         return _ADAPTERS[kind].validate_python(value, strict=strict)
     except pydantic.ValidationError:
-        raise OptionError(f"option {key!r} takes {_NAMES[kind]}, not {json.dumps(value)}") from None
+        raise OptionError(f"option {key!r} takes {_NAMES[kind]}, not {json.dumps(value)}",
+                          key=key, expected=_NAMES[kind], value=value) from None  # fmt: skip
 
 
 def parse_options(pairs: Iterable[str]) -> tuple[dict[str, Any], list[str]]:
@@ -75,3 +76,40 @@ def parse_options(pairs: Iterable[str]) -> tuple[dict[str, Any], list[str]]:
             notices.append(f"Option {key!r} is not one ollama_nb knows: sent as written{hint}; "
                            "a server that does not know it ignores it.")  # fmt: skip
     return options, notices
+
+
+def split(text: str | None) -> list[str]:
+    """``"llama3.2, qwen3"`` → ``["llama3.2", "qwen3"]`` (several values to compare)."""
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def option_values(pairs: Sequence[str]) -> dict[str, list[Any]]:
+    """``-o`` pairs where a value may list several, comma-separated: ``temperature=0,1``. A value
+    that is JSON as a whole is one value (``'stop=["a","b"]'``). Raises :class:`OptionError`."""
+    found: dict[str, list[Any]] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key:
+            raise OptionError(f"-o takes KEY=VALUE (e.g. -o temperature=0,1), not {pair!r}")
+        try:
+            json.loads(raw)
+            pieces = [raw]
+        except json.JSONDecodeError:
+            pieces = [piece.strip() for piece in raw.split(",")]
+        found[key] = [check(key, parse_value(piece)) for piece in pieces]
+    return found
+
+
+def keep_alive(value: str | float | None) -> str | float | None:
+    """Ollama reads a number as seconds and text as a Go duration ("5m"): "-1" or "300" as text
+    would be refused ("missing unit in duration"), so numbers written as text go as numbers."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value.strip() or None
+        return int(number) if number.is_integer() else number
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

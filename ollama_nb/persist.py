@@ -11,7 +11,7 @@ from typing import Any
 
 import nbformat
 
-from . import render
+from . import records, render
 from .errors import RecordError
 from .markdown import safe_markdown, to_html
 from .reply import FORMAT_VERSION, MIME, Reply
@@ -27,25 +27,26 @@ def _read(path: str | PathLike[str]) -> nbformat.NotebookNode:
         raise RecordError(f"{path} is not a readable notebook: {str(exc).splitlines()[0][:200]}") from None
 
 
-def _records(nb: nbformat.NotebookNode) -> Iterator[tuple[int, Any]]:
+def _records(nb: nbformat.NotebookNode) -> Iterator[tuple[int, str, Any]]:
     for number, cell in enumerate(nb.get("cells", [])):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         for output in cell.get("outputs", []):
             data = output.get("data") if isinstance(output, dict) else None
-            if isinstance(data, dict) and MIME in data:
-                yield number, data[MIME]
+            for mime in records.KINDS:
+                if isinstance(data, dict) and mime in data:
+                    yield number, mime, data[mime]
 
 
 def read_replies(path: str | PathLike[str]) -> tuple[list[Reply], list[str]]:
-    """The replies kept in a saved notebook, and one line per output that could not be read
-    (one bad output does not hide the others)."""
+    """The replies kept in a saved notebook (a comparison's answered variants included), and one
+    line per output that could not be read (one bad output does not hide the others)."""
     replies, problems = [], []
-    for number, record in _records(_read(path)):
+    for number, mime, record in _records(_read(path)):
         try:
-            replies.append(Reply.from_record(record))
-        except ValueError as exc:
-            problems.append(f"{path}, cell {number + 1}: {exc}")
+            replies += records.replies(mime, record, where=f"{path}, cell {number + 1}")
+        except RecordError as exc:
+            problems.append(str(exc))
     return replies, problems
 
 

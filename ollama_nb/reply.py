@@ -9,7 +9,7 @@ go through :meth:`Reply.to_record` and :meth:`Reply.from_record`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pydantic
 
@@ -17,6 +17,7 @@ from .stream import Metrics
 from .trace import ContextUse, ModelTurn, Notice, RenderedPrompt, ToolRound, Trace
 
 MIME = "application/vnd.ollama-nb.reply+json"
+Status = Literal["ok", "error", "interrupted", "max_rounds", "cut"]
 FORMAT_VERSION = 2
 SAVED_TEXT_LIMIT = 20_000  # characters of any one argument, result or prompt kept in a saved record
 
@@ -68,8 +69,21 @@ class Reply:
         return self.done_reason == "length"
 
     @property
+    def status(self) -> Status:
+        """How the exchange ended, in one word: ``ok``, ``error``, ``interrupted``,
+        ``max_rounds`` (the tool rounds ran out) or ``cut`` (the answer was cut short)."""
+        if self.interrupted:
+            return "interrupted"
+        if self.error is not None:
+            return "error"
+        if self.max_rounds_reached:
+            return "max_rounds"
+        return "cut" if self.truncated else "ok"
+
+    @property
     def ok(self) -> bool:
-        return self.error is None and not self.interrupted and not self.truncated
+        """An answer that ended as the model meant it (after the tool rounds ran out, too)."""
+        return self.status in ("ok", "max_rounds")
 
     @property
     def own_messages(self) -> list[dict[str, Any]]:

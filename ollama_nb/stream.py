@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,7 +222,7 @@ class TurnReader:
             self.turn.tool_calls.append(tool_call)
             yield ToolCallEvent(tool_call)
         if logprobs := chunk.get("logprobs"):
-            self.turn.logprobs.extend(logprobs if isinstance(logprobs, list) else [logprobs])
+            self.turn.logprobs.extend(token_logprobs(logprobs))
         if chunk.get("done"):
             for event in self._tags.flush():
                 yield self._record(event)
@@ -267,3 +268,27 @@ def _list(message: dict[str, Any], key: str) -> list[Any]:
 
 def _kind(value: Any) -> str:
     return "null" if value is None else f"a {type(value).__name__} ({str(value)[:30]})"
+
+
+def token_logprobs(value: Any) -> list[dict[str, Any]]:
+    """The well-formed entries of a chunk's ``logprobs``: a token (text) with a log probability
+    (a finite number, at most 0) and alternatives of the same shape. Anything else a server
+    sends there is left out: it is an extra, never a reason to lose the answer."""
+    entries = value if isinstance(value, list) else [value]
+    return [kept for entry in entries if (kept := _logprob(entry, nested=True)) is not None]
+
+
+def _logprob(entry: Any, *, nested: bool) -> dict[str, Any] | None:
+    if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
+        return None
+    value = entry.get("logprob")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    kept: dict[str, Any] = {"token": entry["token"], "logprob": min(float(value), 0.0)}
+    if isinstance(entry.get("bytes"), list):
+        kept["bytes"] = entry["bytes"]
+    if nested and isinstance(entry.get("top_logprobs"), list):
+        kept["top_logprobs"] = [
+            t for e in entry["top_logprobs"] if (t := _logprob(e, nested=False)) is not None
+        ]
+    return kept

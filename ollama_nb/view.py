@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import ipywidgets as widgets
+from IPython import get_ipython
 from IPython.display import HTML, display
 
 from . import render
@@ -266,8 +267,10 @@ class CellView(_LiveView):
         style = widgets.HTML(render.style_tag())  # the stylesheet, sent once
         self.widget.children = (style, *self.widget.children)
         self._handle: Any = None
+        self._cleared = _ClearWatch()
 
     def show(self) -> None:
+        self._cleared.start()
         self._handle = display(self.widget, display_id=True)
 
     def finish(self, reply: Reply) -> None:
@@ -279,9 +282,9 @@ class CellView(_LiveView):
             self._final_draw()
             # nothing arrived (server down, unknown model): the error message says it all
             bundle = render.static_bundle(reply) if reply.received else {"text/plain": ""}
-            if self._handle is not None:
+            if self._handle is not None and not self._cleared.stop():
                 self._handle.update(bundle, raw=True)
-            else:
+            else:  # a tool cleared the cell's output (clear_output): the answer comes back below
                 display(bundle, raw=True)
             close_all(self.widget)
             self.status.phase, self.status.reply = "done", reply
@@ -322,6 +325,33 @@ class BoxView(_LiveView):
         """Stop was pressed: say so at once, whatever the thread is doing."""
         if self.status.phase not in ("done", "failed"):
             self._set_status(phase="stopping", tool=None)
+
+
+class _ClearWatch:
+    """Notices a ``clear_output`` sent while a cell's answer is live (a tool may call it), through
+    the kernel's display-publisher hooks; where there are none (no kernel), notices nothing."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._publisher: Any = None
+
+    def __call__(self, message: dict[str, Any]) -> dict[str, Any]:
+        if message.get("header", {}).get("msg_type") == "clear_output":
+            self.seen = True
+        return message
+
+    def start(self) -> None:
+        publisher: Any = getattr(get_ipython(), "display_pub", None)
+        if publisher is not None and hasattr(publisher, "register_hook"):
+            publisher.register_hook(self)
+            self._publisher = publisher
+
+    def stop(self) -> bool:
+        """Stop watching; whether the output was cleared meanwhile."""
+        if self._publisher is not None:
+            self._publisher.unregister_hook(self)
+            self._publisher = None
+        return self.seen
 
 
 def close_all(widget: widgets.Widget) -> None:

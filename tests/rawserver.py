@@ -31,8 +31,12 @@ def chunk(content: str = "", done: bool = False, **extra: Any) -> str:
 
 
 class RawServer:
-    def __init__(self, *answers: Answer) -> None:
+    """Answers each request with the next scripted :class:`Answer`, or, for a path in
+    ``routes``, always with that path's answer (``/api/ps`` odd every time)."""
+
+    def __init__(self, *answers: Answer, routes: dict[str, Answer] | None = None) -> None:
         self.answers = list(answers)
+        self.routes = dict(routes or {})
         self.requests: list[dict[str, Any]] = []
         outer = self
 
@@ -46,7 +50,11 @@ class RawServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 outer.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                answer = outer.answers.pop(0) if outer.answers else Answer(lines=[chunk("ok", done=True)])
+                path = self.path.split("?")[0]
+                if path in outer.routes:
+                    answer = outer.routes[path]
+                else:
+                    answer = outer.answers.pop(0) if outer.answers else Answer(lines=[chunk("ok", done=True)])
                 self.send_response(answer.status)
                 self.send_header("Content-Type", answer.content_type)
                 self.send_header("Transfer-Encoding", "chunked")
@@ -75,3 +83,8 @@ class RawServer:
     def __exit__(self, *exc: Any) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def json_answer(payload: Any, status: int = 200) -> Answer:
+    """A plain JSON answer (``/api/ps``, ``/api/show``, ``/api/version``)."""
+    return Answer(status=status, content_type="application/json; charset=utf-8", lines=[json.dumps(payload)])

@@ -19,9 +19,9 @@ from .conftest import chat_requests, execute_notebook, run_cell
 @pytest.fixture(autouse=True)
 def fresh_conversations():
     api.conversations.clear()
-    saved = (api.defaults.options.copy(), api.defaults.max_rounds)
+    saved = api.defaults.settings
     yield
-    api.defaults.options, api.defaults.max_rounds = saved
+    api.defaults.settings = saved
 
 
 def sent(server, index: int = -1) -> list[dict]:
@@ -147,7 +147,7 @@ def test_structured_output_into_a_model(ip, server):
     assert ip.user_ns["_ollama"].parsed == City(name="Toronto", population=2794356)
     server.push(Turn(content='{"name": "Toronto"'))
     result = run_cell(ip, "%%ollama -m llama3.2 --format json\nAgain.")
-    assert isinstance(result.error_in_exec, api.FormatError)
+    assert isinstance(result.error_in_exec, ollama_nb.FormatError)
     assert ip.user_ns["_ollama"].content == '{"name": "Toronto"'  # the raw text is kept
 
 

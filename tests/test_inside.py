@@ -9,7 +9,7 @@ import re
 import pytest
 
 import ollama_nb
-from ollama_nb import comparison, inside_html, phases
+from ollama_nb import comparison, comparison_html, inside_html, options, phases
 from ollama_nb.comparison import Variant
 from ollama_nb.standin import StandInServer, Turn
 from ollama_nb.stream import Metrics
@@ -144,7 +144,7 @@ def test_a_server_that_sends_no_logprobs_is_named(server):
 
 # -- variants side by side -----------------------------------------------------------------------
 def test_variants_are_every_combination_of_models_thinking_and_option_values():
-    values = comparison.option_values(["temperature=0,1", 'stop=["a","b"]'])
+    values = options.option_values(["temperature=0,1", 'stop=["a","b"]'])
     assert values == {"temperature": [0.0, 1.0], "stop": [["a", "b"]]}
     grid = comparison.variants(["llama3.2", "qwen3"], ["low", "high"], {"temperature": [0, 1]})
     assert len(grid) == 8 and grid[0] == Variant("llama3.2", "low", (("temperature", 0),))
@@ -152,7 +152,7 @@ def test_variants_are_every_combination_of_models_thinking_and_option_values():
     with pytest.raises(ollama_nb.OptionError, match="at most 8"):
         comparison.variants(["a", "b", "c"], [None], {"seed": [1, 2, 3]})
     with pytest.raises(ollama_nb.OptionError, match="takes a whole number"):
-        comparison.option_values(["num_ctx=2048,lots"])
+        options.option_values(["num_ctx=2048,lots"])
 
 
 def test_a_comparison_asks_each_variant_and_tabulates_the_figures(server):
@@ -186,14 +186,14 @@ def test_one_failing_variant_does_not_stop_the_others(server):
     assert result[1].content == "OK."
     failed, fine = result.rows()
     assert failed.outcome.startswith("Model 'nope' is not on") and fine.outcome == "ok"
-    html = inside_html.figures_html(result)
+    html = comparison_html.figures_html(result)
     assert "Model &#x27;nope&#x27; is not on" in html
 
 
 def test_comparison_columns_and_table_escape_model_text(server):
     server.push(Turn(content="<img src=x onerror=alert(1)> **bold**"), Turn(content="plain"))
     result = ollama_nb.compare("Hi", models=["llama3.2", "gemma:2b"], host=server.url, display="none")
-    html = inside_html.comparison_html(result)
+    html = comparison_html.comparison_html(result)
     assert live_html(html) == [] and "<strong>bold</strong>" in html
     assert html.count('<td><div class="ollama-nb">') == 2 and '<table class="ollama-nb-figures">' in html
 

@@ -9,6 +9,7 @@ import time
 import pytest
 from IPython.core.error import UsageError
 
+import ollama_nb
 from ollama_nb import api, errors
 from ollama_nb.standin import Model, StandInServer, Turn
 
@@ -167,7 +168,7 @@ def test_what_a_model_cannot_do_is_said_before_sending(ip, server, capsys, cell,
     ip.user_ns["len_of"] = lambda text: len(text)
     ip.user_ns["len_of"].__annotations__ = {"text": str}
     result = run_cell(ip, cell)
-    assert isinstance(result.error_in_exec, api.CapabilityError)
+    assert isinstance(result.error_in_exec, ollama_nb.CapabilityError)
     assert message in _error_output(result, capsys)
     assert server.state.chats() == []
 
@@ -281,7 +282,7 @@ def test_subcommands_run_from_the_table(ip, server, capsys):
     run_cell(ip, "%ollama reset lesson")
     out = capsys.readouterr().out
     assert '"name": "len_of"' in out and '"num_ctx": 4096' in out and "Conversation 'lesson' is empty." in out
-    api.defaults.options.clear()
+    api.defaults.options = {}
 
 
 def test_help_shows_option_groups_and_subcommands(ip, capsys):

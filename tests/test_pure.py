@@ -8,6 +8,7 @@ from ollama_nb.loop import Request
 from ollama_nb.markdown import BlockSplitter
 from ollama_nb.options import parse_options
 from ollama_nb.schema import _tidy
+from ollama_nb.settings import Settings
 from ollama_nb.stream import (
     BadChunk,
     Done,
@@ -115,10 +116,14 @@ def test_chunks_of_the_wrong_shape_are_named(chunk, problem):
     ("request_", "body"),
     [
         (Request("m", []), {"model": "m", "messages": [], "stream": True}),
-        (Request("m", [], think=False, stream=False), {"model": "m", "messages": [], "stream": False, "think": False}),
-        (Request("m", [], options={"num_ctx": 8}, keep_alive=0, extra={"truncate": False}),
+        (Request("m", [], stream=False, fields=Settings(think=False).body_fields()),
+         {"model": "m", "messages": [], "stream": False, "think": False}),
+        (Request("m", [], fields=Settings(options={"num_ctx": 8}, keep_alive="0", truncate=False).body_fields()),
          {"model": "m", "messages": [], "stream": True, "options": {"num_ctx": 8}, "keep_alive": 0,
           "truncate": False}),
+        (Request("m", [], fields=Settings(strict_context=True, keep_alive="5m", top_logprobs=3).body_fields()),
+         {"model": "m", "messages": [], "stream": True, "truncate": False, "shift": False, "keep_alive": "5m",
+          "logprobs": True, "top_logprobs": 3}),
     ],
 )  # fmt: skip
 def test_request_body_leaves_unset_settings_to_the_server(request_, body):

@@ -12,7 +12,7 @@ import pytest
 
 import ollama_nb
 from ollama_nb import api
-from ollama_nb.ollama_backend import endpoint
+from ollama_nb.hosts import endpoint
 from ollama_nb.standin import Turn
 
 from .conftest import chat_requests, run_cell
