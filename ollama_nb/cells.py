@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from .nbcontext import Cell, Secret, find_secrets
+from .nbcontext import Cell, Notebook, Secret, find_secrets
 from .prompt import error_text
 from .values import bounded
 
@@ -177,6 +177,10 @@ class Recorder:
         """What to mask from this notebook: see :func:`ollama_nb.nbcontext.find_secrets`."""
         return find_secrets(self.shell.user_ns, os.environ, extra or [])
 
+    def snapshot(self) -> Notebook:
+        """The cells and the values to mask, as they are now (taken in the kernel's thread)."""
+        return Notebook(tuple(self.cells()), tuple(self.secrets()))
+
     # -- IPython's events ------------------------------------------------------------------------
     def pre_run_cell(self, info: Any) -> None:
         self._depth += 1
@@ -276,3 +280,10 @@ def install(shell: Any) -> Recorder:
 def recorder(shell: Any) -> Recorder | None:
     """The shell's recorder, or None before ``%load_ext ollama_nb``."""
     return _recorders.get(shell)
+
+
+def current() -> Recorder | None:
+    """The recorder of the shell this process runs (there is one in a kernel), found without
+    importing IPython: None where ``%load_ext ollama_nb`` never ran."""
+    found = list(_recorders.values())
+    return found[-1] if found else None

@@ -70,11 +70,13 @@ class Conversation:
         return (earlier[-1].prompt_tokens if earlier else None), [t.used_tokens for t in earlier]
 
     def record(self, cell: str | None, messages: list[dict[str, Any]], *, partial: bool = False,
-               usage: tuple[int, int] | None = None) -> None:  # fmt: skip
+               usage: tuple[int, int] | None = None, leading: int = 0) -> None:  # fmt: skip
         """Keep a turn: ``messages`` is its whole request list (history, the user's message, what
-        came back). Only the turn's own messages are added, after any recorded meanwhile.
+        came back). Only the turn's own messages are added, after any recorded meanwhile: from
+        its prompt, and the ``leading`` messages sent just ahead of it (the notebook shown).
         ``usage``: its last prompt's size and the tokens it used of the context."""
         start = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+        start = max(start - leading, 0)
         own = [dict(m) for m in messages[start:]]
         system = messages[0] if messages and messages[0].get("role") == "system" else None
         with self._lock:

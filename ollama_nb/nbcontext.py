@@ -24,6 +24,7 @@ from .trace import FromNotebook, SentCell
 SECRET_NAME = re.compile(r"key|token|password|secret", re.IGNORECASE)
 SKIP = re.compile(r"#\s*ollama\s*:\s*skip\b", re.IGNORECASE)
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@?#]*:)([^\s/@?#]+)(@)", re.IGNORECASE)
+ASKS = re.compile(r"\s*%%?ollama\b")
 MIN_SECRET = 4  # shorter values would mask ordinary words and numbers everywhere
 URL_PASSWORD_NAME = "a password in a URL"
 CHARS_PER_TOKEN = 3  # an estimate on the high side: English runs near four characters a token
@@ -63,6 +64,15 @@ class Secret:
 
     name: str
     value: str
+
+
+@dataclass(frozen=True)
+class Notebook:
+    """What the kernel recorded, handed to a request: the cells in run order (not the asking
+    one) and the values to mask."""
+
+    cells: tuple[Cell, ...] = ()
+    secrets: tuple[Secret, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,13 +169,15 @@ def _join(header: str, texts: Sequence[str]) -> str:
 
 # -- the context ------------------------------------------------------------------------------------
 def build(cells: Sequence[Cell], *, last: int | None = None, budget: int | None = None,
-          secrets: Iterable[Secret] = ()) -> Built:  # fmt: skip
+          secrets: Iterable[Secret] = (), before: Iterable[int] = ()) -> Built:  # fmt: skip
     """The notebook's cells (in run order) as one message: the last ``last`` cells, or as many
     as fit ``budget`` tokens (both when both are given), newest first, whole cells only, sent
-    in run order. Nothing fits: the text is empty and the entry says why."""
+    in run order. ``before``: run numbers the conversation already holds, not sent again.
+    Nothing fits: the text is empty and the entry says why."""
     mask = Masker(secrets)
+    seen = set(before)
     skipped = [c.number for c in cells if c.skipped]
-    kept = [c for c in cells if not c.skipped]
+    kept = [c for c in cells if not c.skipped and c.number not in seen]
     used = estimate_tokens(NOTEBOOK_HEADER) + 1
     chosen: list[_Piece] = []
     for position, cell in enumerate(reversed(kept)):
@@ -182,6 +194,7 @@ def build(cells: Sequence[Cell], *, last: int | None = None, budget: int | None 
     entry = FromNotebook(
         cells=[SentCell(p.cell.number, p.tokens) for p in chosen], tokens=used if chosen else 0,
         budget=budget, last=last, left_out=left_out, skipped=skipped, masked=_masked(chosen),
+        already=sorted(c.number for c in cells if c.number in seen and not c.skipped),
     )  # fmt: skip
     return Built(text, entry)
 
@@ -206,9 +219,26 @@ def _masked(pieces: Iterable[_Piece]) -> dict[str, int]:
     return dict(sum((p.masked for p in pieces), Counter()))
 
 
+def shown_before(messages: Iterable[Mapping[str, Any]]) -> set[int]:
+    """The run numbers of the cells earlier messages of a conversation showed the model."""
+    found: set[int] = set()
+    for message in messages:
+        text = message.get("content")
+        if message.get("role") == "user" and isinstance(text, str) and text.startswith(NOTEBOOK_HEADER):
+            found.update(int(n) for n in re.findall(r"^In \[(\d+)\]:$", text, re.M))
+    return found
+
+
+def is_shown(message: Mapping[str, Any]) -> bool:
+    """A message that holds notebook cells (the notebook shown, or a failing cell to fix)."""
+    text = message.get("content")
+    return isinstance(text, str) and text.startswith((NOTEBOOK_HEADER, FIX_HEADER))
+
+
 def failing(cells: Sequence[Cell]) -> Cell | None:
-    """The last cell that raised (and is not ``# ollama: skip``)."""
-    return next((c for c in reversed(cells) if c.error and not c.skipped), None)
+    """The last cell of the user's code that raised (not ``# ollama: skip``, not an ``%ollama``
+    ask that failed)."""
+    return next((c for c in reversed(cells) if c.error and not c.skipped and not ASKS.match(c.code)), None)
 
 
 def build_fix(
@@ -242,6 +272,27 @@ def build_fix(
         masked=_masked(chosen), purpose="fix",
     )  # fmt: skip
     return Built(_join(FIX_HEADER, parts), entry)
+
+
+def summary(entry: FromNotebook) -> str:
+    """``From the notebook: 12 cells · ~840 tokens · 188 left out for the budget · 2 values masked``"""
+    what = "for the fix" if entry.purpose == "fix" else ""
+    count = len(entry.cells)
+    parts = [f"From the notebook{' ' + what if what else ''}: {count} cell{'s' if count != 1 else ''}",
+             f"~{entry.tokens:,} tokens"]  # fmt: skip
+    if entry.budget is not None:
+        parts[-1] += f" of a {entry.budget:,}-token budget"
+    if entry.left_out:
+        last = entry.last is not None and len(entry.cells) >= entry.last
+        why = f"(only the last {entry.last} asked for)" if last else "for the budget"
+        parts.append(f"{len(entry.left_out)} left out {why}")
+    if entry.already:
+        parts.append(f"{len(entry.already)} in the conversation already")
+    if entry.skipped:
+        parts.append(f"{len(entry.skipped)} skipped (# ollama: skip)")
+    if masked := sum(entry.masked.values()):
+        parts.append(f"{masked} value{'s' if masked != 1 else ''} masked")
+    return " · ".join(parts)
 
 
 # -- which cells a cell depends on ---------------------------------------------------------------

@@ -14,7 +14,7 @@ from html import escape
 from importlib import resources
 from typing import Any, Literal
 
-from . import inside_html
+from . import inside_html, nbcontext
 from .markdown import to_html
 from .reply import MIME, Reply
 from .stream import Metrics
@@ -119,23 +119,7 @@ def numbers(found: list[int]) -> str:
     return "In " + ", ".join(f"[{r[0]}]" if len(r) == 1 else f"[{r[0]}]–[{r[-1]}]" for r in runs)
 
 
-def notebook_summary(entry: FromNotebook) -> str:
-    """``From the notebook: 12 cells · ~840 tokens · 188 left out for the budget · 2 values masked``"""
-    what = "for the fix" if entry.purpose == "fix" else ""
-    count = len(entry.cells)
-    parts = [f"From the notebook{' ' + what if what else ''}: {count} cell{'s' if count != 1 else ''}",
-             f"~{entry.tokens:,} tokens"]  # fmt: skip
-    if entry.budget is not None:
-        parts[-1] += f" of a {entry.budget:,}-token budget"
-    if entry.left_out:
-        last = entry.last is not None and len(entry.cells) >= entry.last
-        why = f"(only the last {entry.last} asked for)" if last else "for the budget"
-        parts.append(f"{len(entry.left_out)} left out {why}")
-    if entry.skipped:
-        parts.append(f"{len(entry.skipped)} skipped (# ollama: skip)")
-    if masked := sum(entry.masked.values()):
-        parts.append(f"{masked} value{'s' if masked != 1 else ''} masked")
-    return " · ".join(parts)
+notebook_summary = nbcontext.summary  # the one line; the details below
 
 
 def notebook_html(entry: FromNotebook, open_: bool = False) -> str:
@@ -147,6 +131,8 @@ def notebook_html(entry: FromNotebook, open_: bool = False) -> str:
         body.append("<div>No cell was sent: none was recorded since %load_ext ollama_nb, or none fits.</div>")
     if entry.left_out:
         body.append(f"<div><b>left out</b> {escape(numbers(entry.left_out))}</div>")
+    if entry.already:
+        body.append(f"<div><b>in the conversation already</b> {escape(numbers(entry.already))}</div>")
     if entry.skipped:
         body.append(f"<div><b>skipped</b> (# ollama: skip) {escape(numbers(entry.skipped))}</div>")
     if entry.masked:

@@ -135,6 +135,7 @@ class FromNotebook:
     last: int | None = None  # the N of --notebook N
     left_out: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
+    already: list[int] = field(default_factory=list)  # in the conversation already: not sent again
     masked: dict[str, int] = field(default_factory=dict)
     purpose: Literal["notebook", "fix"] = "notebook"
     started_s: float = 0.0

@@ -252,4 +252,4 @@ def test_the_demo_model_answers_from_the_cells_it_was_shown():
     code = answer_code(ask("Write the code to sort the table by rain_mm, wettest first.", notebook))
     assert code == 'rain.sort_values("rain_mm", ascending=False)\n'
     fix = build_fix(cells)
-    assert fix is not None and answer_code(ask(fix.text, None)) == "rain['rain_mm'].mean()\n"
+    assert fix is not None and answer_code(ask("Fix it.", fix.text)) == "rain['rain_mm'].mean()\n"

@@ -50,9 +50,9 @@ def cells_in(text: str) -> list[_Cell]:
 
 def notebook_answer(ask: Ask) -> Answer | None:
     """An answer from the notebook the model was shown, or None when it was shown none."""
-    if ask.prompt.startswith(FIX_HEADER):
-        return fix(cells_in(ask.prompt))
     shown = [str(m.get("content", "")) for m in ask.history if m.get("role") == "user"]
+    if shown and shown[-1].startswith(FIX_HEADER) and ask.history[-1].get("role") == "user":
+        return fix(cells_in(shown[-1]))  # sent just ahead of the question
     notebook = next((text for text in reversed(shown) if text.startswith(NOTEBOOK_HEADER)), None)
     if notebook is None:
         return None
