@@ -3,12 +3,10 @@ secrets, skip cells), --fix's cells, code taken out of an answer, and ``{{df}}``
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 
-from ollama_nb import render
+from ollama_nb import nbcontext, render
 from ollama_nb.markdown import answer_code, code_blocks
 from ollama_nb.nbcontext import (
     Cell,
@@ -20,27 +18,36 @@ from ollama_nb.nbcontext import (
     find_secrets,
     names_defined,
 )
-from ollama_nb.reply import Reply
+from ollama_nb.reply import MIME, Reply
+from ollama_nb.standin import Turn
 from ollama_nb.trace import FromNotebook, Trace
 from ollama_nb.values import text_form
 
 from .conftest import execute_notebook, run_cell
 
-SHOW = """\
-import dataclasses, json
-from ollama_nb import cells, nbcontext
-_r = cells.recorder(get_ipython())
-_b = nbcontext.build(_r.cells(), budget={budget}, secrets=_r.secrets())
-print(json.dumps({{"text": _b.text, "entry": dataclasses.asdict(_b.entry)}}))"""
+ASK = "%%ollama -m llama3.2 --notebook\nWhat happened above?"
 
 
-def shown(nb) -> dict:
-    """What the last cell (SHOW) printed: the built text and its trace entry."""
-    return json.loads("".join(o["text"] for o in nb.cells[-1].outputs if o.get("name") == "stdout"))
+def shown(server, index: int = -1) -> str:
+    """The notebook message a request carried (the one just ahead of its prompt)."""
+    messages = server.state.chats()[index]["messages"]
+    assert messages[-2]["role"] == "user" and messages[-2]["content"].startswith(nbcontext.NOTEBOOK_HEADER)
+    return messages[-2]["content"]
+
+
+def entry(nb) -> dict:
+    """The 'From the notebook' trace entry of the last %%ollama cell's saved reply."""
+    (record,) = [o["data"][MIME] for o in nb.cells[-1].outputs if MIME in o.get("data", {})]
+    (found,) = [e for e in record["trace"]["entries"] if e["kind"] == "notebook"]
+    return found
+
+
+def said(nb) -> str:
+    return "".join(o.get("data", {}).get("text/plain", "") + o.get("text", "") for o in nb.cells[-1].outputs)
 
 
 # -- through a real kernel ----------------------------------------------------------------------------
-def test_the_context_carries_code_printed_text_results_and_errors(server, monkeypatch):
+def test_the_request_carries_code_printed_text_results_and_errors(server, monkeypatch):
     monkeypatch.setenv("OLLAMA_API_KEY", "ollama-key-0123456789")
     cells = [
         "%load_ext ollama_nb",
@@ -52,22 +59,23 @@ def test_the_context_carries_code_printed_text_results_and_errors(server, monkey
         "github_token = 'ghp_secretvalue42'\nprint('token is', github_token)",
         "import os\nprint(os.environ['OLLAMA_API_KEY'], 'https://ada:pa55word@example.com/x')",
         "%%ollama -m llama3.2\nSay OK.",
-        SHOW.format(budget=4000),
+        ASK,
     ]
     nb = execute_notebook(cells, server, allow_errors=True)
-    text, entry = shown(nb).values()
+    text, found = shown(server), entry(nb)
+    assert server.state.chats()[-1]["messages"][-1]["content"] == "What happened above?"
     assert "rows = [3, 5, 8]" in text and "mean is 5.333333333333333" in text  # code and printed text
     assert "careful" in text and "Out[3]:\n```\n16\n```" in text  # stderr and a result
     assert "city  rain_mm" in text and "Oslo" in text  # a DataFrame's text form
     assert "ZeroDivisionError: division by zero" in text and "in ratio\n    return a / b" in text
     assert "interactiveshell" not in text  # the user's frames only
-    assert "my diary" not in text and entry["skipped"] == [6]
+    assert "my diary" not in text and found["skipped"] == [6]
     for secret in ("ghp_secretvalue42", "ollama-key-0123456789", "pa55word"):
         assert secret not in text
     assert "[masked: github_token]" in text and "https://ada:[masked]@example.com" in text
-    assert entry["masked"] == {"github_token": 2, "OLLAMA_API_KEY": 1, "a password in a URL": 2}
+    assert found["masked"] == {"github_token": 2, "OLLAMA_API_KEY": 1, "a password in a URL": 2}
     assert "Say OK.\n```\nOutput:\n```\nOK.\n```" in text and "tokens/s" not in text  # the answer only
-    assert [c["number"] for c in entry["cells"]] == [
+    assert [c["number"] for c in found["cells"]] == [
         1,
         2,
         3,
@@ -77,7 +85,69 @@ def test_the_context_carries_code_printed_text_results_and_errors(server, monkey
         8,
         9,
     ]  # in run order, not the asking cell
-    assert text.index("In [2]:") < text.index("In [5]:") < text.index("In [8]:")
+    assert "What happened above" not in text
+    assert text.index("In [2]:") < text.index("In [5]:") < text.index("In [9]:")
+    assert "From the notebook: 8 cells · ~" in said(nb) and "5 values masked" in said(nb)
+
+
+def test_two_hundred_cells_send_what_fits_newest_first(server):
+    cells = ["%load_ext ollama_nb"] + [
+        f"value_{i} = {i} * 3\nprint('cell {i} gives', value_{i})" for i in range(200)
+    ]
+    nb = execute_notebook([*cells, ASK], server)
+    text, found = shown(server), entry(nb)
+    sent = [c["number"] for c in found["cells"]]
+    assert found["budget"] == 1024  # a quarter of the stand-in's 4,096-token context
+    assert sent == list(range(202 - len(sent), 202))  # the newest, whole, in run order
+    assert sum(c["tokens"] for c in found["cells"]) <= found["tokens"] <= 1024
+    assert nbcontext.estimate_tokens(text) <= 1024
+    assert found["left_out"] == list(range(1, 202 - len(sent)))  # said, by number
+    assert "cell 199 gives 597" in text and "cell 0 gives" not in text
+    assert text.count("\nIn [") == len(sent) and len(sent) > 10
+    assert f"{201 - len(sent)} left out for the budget" in said(nb)
+
+
+def test_fix_sends_the_failing_code_its_error_and_the_cells_it_uses(server):
+    cells = [
+        "%load_ext ollama_nb",
+        "prices = {'tea': 3, 'cake': 4}",
+        "noise = 'unrelated'",
+        "def total(order):\n    return sum(prices[item] for item in order)",
+        "total(['tea', 'scone'])",
+        "print('still fine')",
+        "%ollama fix -m llama3.2",
+    ]
+    execute_notebook(cells, server, allow_errors=True)
+    messages = server.state.chats()[-1]["messages"]
+    fix, question = messages[-2]["content"], messages[-1]["content"]
+    assert (
+        fix.startswith(nbcontext.FIX_HEADER)
+        and question == "Explain the error, then give the corrected cell."
+    )
+    assert "The failing cell:\n\nIn [5]:\n```python\ntotal(['tea', 'scone'])" in fix
+    assert "KeyError: 'scone'" in fix and "in total\n    return sum(prices[item] for item in order)" in fix
+    assert "prices = {'tea': 3, 'cake': 4}" in fix and "def total(order)" in fix  # what it depends on
+    assert "unrelated" not in fix and "still fine" not in fix
+
+
+def test_code_comes_back_as_exactly_one_new_cell_holding_only_the_code(server):
+    from .real import Kernel
+
+    server.push(
+        Turn(content="Like this:\n\n```python\nprint(sum([1, 2]))\n```\n\nand\n\n```python\nx = 2\n```\n")
+    )
+    kernel = Kernel(server.url)
+    try:
+        client = kernel.client
+        msg_id = client.execute("%%ollama -m llama3.2 --code\nAdd up 1 and 2 in Python.", allow_stdin=True)
+        reply = client.get_shell_msg(timeout=60)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = client.get_shell_msg(timeout=60)
+        payloads = reply["content"]["payload"]
+        assert payloads == [{"source": "set_next_input", "text": "print(sum([1, 2]))", "replace": False}]
+        assert kernel.value("_ollama.code") == "print(sum([1, 2]))\n"
+    finally:
+        kernel.close()
 
 
 def test_a_cell_run_again_counts_once_at_its_last_place(ip, server):
@@ -91,20 +161,6 @@ def test_a_cell_run_again_counts_once_at_its_last_place(ip, server):
     *_, other, again = recorder.cells()
     assert other.code == "other = 2" and (again.output, again.result) == ("second", "'second'")
     assert [c.code for c in recorder.cells()].count("seen = 'first'\nprint(seen)") == 0
-
-
-def test_two_hundred_cells_send_what_fits_newest_first(server):
-    cells = ["%load_ext ollama_nb"] + [
-        f"value_{i} = {i} * 3\nprint('cell {i} gives', value_{i})" for i in range(200)
-    ]
-    nb = execute_notebook([*cells, SHOW.format(budget=1024)], server)
-    text, entry = shown(nb).values()
-    sent = [c["number"] for c in entry["cells"]]
-    assert sent == list(range(202 - len(sent), 202))  # the newest, whole, in run order
-    assert sum(c["tokens"] for c in entry["cells"]) <= entry["tokens"] <= 1024
-    assert entry["left_out"] == list(range(1, 202 - len(sent)))  # said, by number
-    assert "cell 199 gives 597" in text and "cell 0 gives" not in text
-    assert text.count("\nIn [") == len(sent) and len(sent) > 10
 
 
 # -- the builder -----------------------------------------------------------------------------------
