@@ -169,34 +169,46 @@ def _join(header: str, texts: Sequence[str]) -> str:
 
 # -- the context ------------------------------------------------------------------------------------
 def build(cells: Sequence[Cell], *, last: int | None = None, budget: int | None = None,
-          secrets: Iterable[Secret] = (), before: Iterable[int] = ()) -> Built:  # fmt: skip
+          secrets: Iterable[Secret] = (), before: Iterable[int] = (), chat: str | None = None) -> Built:  # fmt: skip
     """The notebook's cells (in run order) as one message: the last ``last`` cells, or as many
     as fit ``budget`` tokens (both when both are given), newest first, whole cells only, sent
-    in run order. ``before``: run numbers the conversation already holds, not sent again.
-    Nothing fits: the text is empty and the entry says why."""
+    in run order. A conversation (``chat``) already holds the cells it was shown (run numbers
+    ``before``) and its own asks: those are not sent again. Nothing fits: the text is empty and
+    the entry says why."""
     mask = Masker(secrets)
-    seen = set(before)
+    seen, asks = set(before), _asks_in(chat)
     skipped = [c.number for c in cells if c.skipped]
-    kept = [c for c in cells if not c.skipped and c.number not in seen]
+    candidates = [c for c in cells if not c.skipped]
+    older: list[Cell] = []
+    if last is not None:
+        older, candidates = candidates[: max(len(candidates) - last, 0)], candidates[-last:]
+    already = [c.number for c in candidates if c.number in seen or (asks and asks.match(c.code))]
+    fresh = [c for c in candidates if c.number not in already]
     used = estimate_tokens(NOTEBOOK_HEADER) + 1
     chosen: list[_Piece] = []
-    for position, cell in enumerate(reversed(kept)):
-        if last is not None and position >= last:
-            break
+    for cell in reversed(fresh):
         piece = _Piece.of(cell, mask)
         if budget is not None and used + piece.tokens > budget:
             break
         chosen.append(piece)
         used += piece.tokens
     chosen.reverse()
-    left_out = [c.number for c in kept[: len(kept) - len(chosen)]]
+    left_out = [c.number for c in older] + [c.number for c in fresh[: len(fresh) - len(chosen)]]
     text = _join(NOTEBOOK_HEADER, [p.text for p in chosen]) if chosen else ""
     entry = FromNotebook(
         cells=[SentCell(p.cell.number, p.tokens) for p in chosen], tokens=used if chosen else 0,
-        budget=budget, last=last, left_out=left_out, skipped=skipped, masked=_masked(chosen),
-        already=sorted(c.number for c in cells if c.number in seen and not c.skipped),
+        budget=budget, last=last, left_out=sorted(left_out), skipped=skipped, already=already,
+        masked=_masked(chosen),
     )  # fmt: skip
     return Built(text, entry)
+
+
+def _asks_in(chat: str | None) -> re.Pattern[str] | None:
+    """A cell that asked in conversation ``chat`` (``%%ollama ... --chat NAME``): the
+    conversation holds its prompt and answer already."""
+    if not chat:
+        return None
+    return re.compile(rf"\s*%%?ollama\b[^\n]*--chat[= ]+['\"]?{re.escape(chat)}['\"]?(\s|$)")
 
 
 @dataclass(frozen=True)
@@ -278,12 +290,12 @@ def summary(entry: FromNotebook) -> str:
     """``From the notebook: 12 cells · ~840 tokens · 188 left out for the budget · 2 values masked``"""
     what = "for the fix" if entry.purpose == "fix" else ""
     count = len(entry.cells)
-    parts = [f"From the notebook{' ' + what if what else ''}: {count} cell{'s' if count != 1 else ''}",
-             f"~{entry.tokens:,} tokens"]  # fmt: skip
+    sent = f"{count} cell{'s' if count != 1 else ''} · ~{entry.tokens:,} tokens" if count else "no cell sent"
+    parts = [f"From the notebook{' ' + what if what else ''}: {sent}"]
     if entry.budget is not None:
-        parts[-1] += f" of a {entry.budget:,}-token budget"
+        parts[-1] += f" of a {entry.budget:,}-token budget" if count else f" (budget {entry.budget:,} tokens)"
     if entry.left_out:
-        last = entry.last is not None and len(entry.cells) >= entry.last
+        last = entry.last is not None and entry.budget is None
         why = f"(only the last {entry.last} asked for)" if last else "for the budget"
         parts.append(f"{len(entry.left_out)} left out {why}")
     if entry.already:

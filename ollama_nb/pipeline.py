@@ -92,7 +92,9 @@ def prepare(
         dropped, earlier = 0, None
         if thread is not None:
             history, dropped = thread.history_for(cell)
-        shown = shown_notebook(settings, backend, notebook, history) if settings.notebook else None
+        shown = None
+        if settings.notebook:
+            shown = shown_notebook(settings, backend, notebook, history, thread.name if thread else None)
         if thread is not None:
             last_prompt, used = thread.used_before(cell)
             answer = (
@@ -133,9 +135,8 @@ def prepare(
                     shown.entry if shown is not None else None, leading)  # fmt: skip
 
 
-def shown_notebook(
-    settings: Settings, backend: Backend, notebook: Notebook | None, history: Sequence[dict[str, Any]]
-) -> Built:
+def shown_notebook(settings: Settings, backend: Backend, notebook: Notebook | None,
+                   history: Sequence[dict[str, Any]], chat: str | None = None) -> Built:  # fmt: skip
     """The notebook's cells for ``settings.notebook``: the last N, as many as fit a quarter of
     the context, or the failing cell and what it depends on; not those the conversation holds."""
     if notebook is None:
@@ -144,11 +145,9 @@ def shown_notebook(
             "kernel: run it, then the cells after it can be sent."
         )
     secrets = [*notebook.secrets, *([Secret("api_key", settings.api_key)] if settings.api_key else [])]
-    choice = settings.notebook
+    choice, before = settings.notebook, nbcontext.shown_before(history)
     if isinstance(choice, int) and not isinstance(choice, bool):
-        return nbcontext.build(
-            notebook.cells, last=choice, secrets=secrets, before=nbcontext.shown_before(history)
-        )
+        return nbcontext.build(notebook.cells, last=choice, secrets=secrets, before=before, chat=chat)
     limit, source = context.context_length(backend, str(settings.model), settings.options)
     if source == "model" and limit:  # not loaded yet: it will run with the server's default, not its maximum
         limit = min(limit, nbcontext.DEFAULT_CONTEXT)
@@ -158,9 +157,7 @@ def shown_notebook(
         if built is None:
             raise InputError("Nothing to fix: no cell has raised an error since %load_ext ollama_nb.")
         return built
-    return nbcontext.build(
-        notebook.cells, budget=budget, secrets=secrets, before=nbcontext.shown_before(history)
-    )
+    return nbcontext.build(notebook.cells, budget=budget, secrets=secrets, before=before, chat=chat)
 
 
 def run(

@@ -3,6 +3,9 @@ secrets, skip cells), --fix's cells, code taken out of an answer, and ``{{df}}``
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 
@@ -309,3 +312,82 @@ def test_the_demo_model_answers_from_the_cells_it_was_shown():
     assert code == 'rain.sort_values("rain_mm", ascending=False)\n'
     fix = build_fix(cells)
     assert fix is not None and answer_code(ask("Fix it.", fix.text)) == "rain['rain_mm'].mean()\n"
+
+
+# -- in a conversation, from code, from the chat box ------------------------------------------------------
+def test_in_a_conversation_what_was_shown_stays_once_and_a_rerun_rolls_it_back(ip, server):
+    from ollama_nb.conversation import conversation, conversations
+
+    conversations.pop("trip", None)
+    run_cell(ip, "harbour = 'Tromsø'\nprint('the harbour is', harbour)")
+    first_ask = "%%ollama -m llama3.2 --chat trip --notebook 4\nWhere is the harbour?"
+    run_cell(ip, first_ask)
+    first = server.state.chats()[-1]["messages"]
+    assert "the harbour is Tromsø" in first[-2]["content"] and first[-1]["content"] == "Where is the harbour?"
+    run_cell(ip, "%%ollama -m llama3.2 --chat trip\nAnd the weather?")
+    second = server.state.chats()[-1]["messages"]
+    assert second[:3] == [*first, {"role": "assistant", "content": "OK."}]  # kept as a message, not re-sent
+    run_cell(ip, "%%ollama -m llama3.2 --chat trip --notebook 3\nAnything else?")
+    third = server.state.chats()[-1]["messages"]
+    assert sum(nbcontext.is_shown(m) for m in third) == 1  # the harbour cell and the asks: held already
+    shown = ip.user_ns["_ollama"].trace.notebook
+    assert shown.cells == [] and len(shown.already) == 3
+    assert "3 in the conversation already" in render.static_text(ip.user_ns["_ollama"])
+    run_cell(ip, first_ask)  # asked again from the first cell: its turn, and what it was shown, go
+    again = server.state.chats()[-1]["messages"]  # the cell's earlier asks are no cells to send
+    assert (
+        len(again) == 2
+        and "the harbour is Tromsø" in again[0]["content"]
+        and "--chat trip" not in again[0]["content"]
+    )
+    assert len(conversation("trip")) == 1 and nbcontext.is_shown(conversation("trip").messages[0])
+
+
+def test_chat_from_code_takes_the_cells_it_is_given_and_says_where_none_are(server):
+    import ollama_nb
+
+    cells = nbcontext.Notebook((Cell(4, "total = 41 + 1", result="42"), Cell(5, "print(total)", output="42")))
+    reply = ollama_nb.chat(
+        "What is total?", model="llama3.2", host=server.url, display="none", notebook=1, cells=cells
+    )
+    messages = server.state.chats()[-1]["messages"]
+    assert "In [5]:" in messages[0]["content"] and "In [4]:" not in messages[0]["content"]
+    assert reply.trace.notebook is not None and reply.trace.notebook.left_out == [4]
+    script = (  # a script: no kernel, no cells recorded
+        "import ollama_nb\n"
+        f"try:\n    ollama_nb.chat('Hi', model='llama3.2', host={server.url!r}, display='none', notebook=True)\n"
+        "except ollama_nb.OllamaNbError as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.startswith("InputError The notebook's cells are recorded from %load_ext ollama_nb on")
+    assert len(server.state.chats()) == 1  # nothing sent
+
+
+def test_notebook_is_a_setting_for_every_cell(ip, server):
+    from ollama_nb.settings import defaults
+
+    try:
+        run_cell(ip, "%ollama config notebook=2")
+        assert defaults.notebook == 2
+        run_cell(ip, "%%ollama -m llama3.2\nWhat did I do?")
+        assert ip.user_ns["_ollama"].trace.notebook.last == 2
+        result = run_cell(ip, "%ollama config notebook=maybe")
+        assert "notebook takes True" in str(result.error_in_exec)
+    finally:
+        defaults.notebook = None
+
+
+def test_the_chat_box_uses_the_notebook_when_asked(ip, server):
+    from ollama_nb import ChatWidget
+
+    run_cell(ip, "flight = 'SK 4107'\nprint('flight', flight)")
+    chat = ChatWidget(model="llama3.2", host=server.url)
+    assert chat.use_notebook.description == "Use the notebook" and not chat.use_notebook.value
+    chat.ask("Hello?", wait=True)
+    assert "SK 4107" not in str(server.state.chats()[-1]["messages"])
+    chat.use_notebook.value = True
+    chat.ask("Which flight?", wait=True)
+    messages = server.state.chats()[-1]["messages"]
+    assert "flight SK 4107" in messages[-2]["content"] and messages[-1]["content"] == "Which flight?"
+    chat.ask("And again?", wait=True)
+    assert sum(nbcontext.is_shown(m) for m in server.state.chats()[-1]["messages"]) == 1  # not re-sent
