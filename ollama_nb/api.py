@@ -90,11 +90,16 @@ def chat(
     chosen = settings_for(settings, model=model, **changes)
     thread = conversation(chat) if isinstance(chat, str) else chat
     if chosen.notebook and cells is None:
-        found = recorded()
-        cells = found.snapshot() if found is not None else None
+        cells = _recorded()
     shown = view or choose_view(display, chosen.model or (thread.model if thread else None) or "")
     return pipeline.run(chosen, prompt, shown, chat=thread, cell=cell, history=history, cancel=cancel,
                         backend=backend, notebook=cells)  # fmt: skip
+
+
+def _recorded() -> Notebook | None:
+    """The cells the kernel recorded since ``%load_ext ollama_nb``, or None where it never ran."""
+    found = recorded()
+    return found.snapshot() if found is not None else None
 
 
 def render_prompt(
@@ -112,7 +117,9 @@ def render_prompt(
     server's template renders it; nothing is generated. Raises :class:`Unsupported` (one line)
     when the server cannot render (Ollama before 0.11.5)."""
     chosen = settings_for(settings, model=model, **changes)
-    ready = pipeline.prepare(chosen, prompt, chat=chat, cell=cell, history=history, backend=backend)
+    cells = _recorded() if chosen.notebook else None
+    ready = pipeline.prepare(chosen, prompt, chat=chat, cell=cell, history=history, backend=backend,
+                             notebook=cells)  # fmt: skip
     return pipeline.render(ready)
 
 

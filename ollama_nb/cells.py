@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from .nbcontext import Cell, Notebook, Secret, find_secrets
+from .nbcontext import ASKS, Cell, Notebook, Secret, find_secrets
 from .prompt import error_text
 from .values import bounded
 
@@ -209,7 +209,7 @@ class Recorder:
         self._stop()
         number = result.execution_count if result.execution_count is not None else self.shell.execution_count
         cell = Cell(
-            number=int(number or 0), code=run.code.rstrip(), output=self._answer(run) or self._output(run),
+            number=int(number or 0), code=run.code.rstrip(), output=self._answer(run) or self._output(run, displays=not ASKS.match(run.code)),
             result=self._result(result.result), error=self._error(result),
         )  # fmt: skip
         self._cells.pop(run.key, None)
@@ -239,8 +239,10 @@ class Recorder:
         return bounded(content, 2 * OUTPUT_LIMIT)
 
     @staticmethod
-    def _output(run: _Run) -> str:
-        shown = [text for text in run.displayed.values() if text]
+    def _output(run: _Run, displays: bool = True) -> str:
+        """What the cell printed and displayed; an ``%ollama`` line that asked nothing (render,
+        models, history) keeps only what it printed: its displays are prompts and tables."""
+        shown = [text for text in run.displayed.values() if text] if displays else []
         printed = run.printed.text()
         return bounded("\n".join([printed.rstrip("\n"), *shown] if printed else shown), 2 * OUTPUT_LIMIT)
 
@@ -253,12 +255,19 @@ class Recorder:
             return f"[its text form failed: {type(exc).__name__}]"
         return rich_text(data) or ""
 
-    @staticmethod
-    def _error(result: Any) -> str:
+    def _error(self, result: Any) -> str:
         error = result.error_in_exec or result.error_before_exec
         if error is None:
             return ""
-        return bounded(error_text(error, error.__traceback__), 2 * OUTPUT_LIMIT)
+        return bounded(error_text(error, error.__traceback__, self._cell_name), 2 * OUTPUT_LIMIT)
+
+    def _cell_name(self, file: str) -> str | None:
+        """``In [5]`` for the file IPython compiled cell 5 into (a temporary path in a kernel)."""
+        try:
+            found = self.shell.compile.format_code_name(file)
+        except Exception:  # an older IPython, another compiler
+            return None
+        return found[1].replace("In[", "In [") if found else None
 
 
 _recorders: WeakKeyDictionary[Any, Recorder] = WeakKeyDictionary()
