@@ -27,7 +27,9 @@ URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@?#]*:)([^\s/@?#]+)(@)"
 ASKS = re.compile(r"\s*%%?ollama\b")
 MIN_SECRET = 4  # shorter values would mask ordinary words and numbers everywhere
 URL_PASSWORD_NAME = "a password in a URL"
-CHARS_PER_TOKEN = 3  # an estimate on the high side: English runs near four characters a token
+# on the high side, so that a budget is kept with a small vocabulary: SmolLM2 reads notebook text
+# at 2.5 characters a token, Llama 3 near 3.5 (English prose near 4)
+CHARS_PER_TOKEN = 2.4
 DEFAULT_CONTEXT = 4096  # Ollama's default context length, when the real one is unknown
 
 NOTEBOOK_HEADER = (
