@@ -391,3 +391,15 @@ def test_the_chat_box_uses_the_notebook_when_asked(ip, server):
     assert "flight SK 4107" in messages[-2]["content"] and messages[-1]["content"] == "Which flight?"
     chat.ask("And again?", wait=True)
     assert sum(nbcontext.is_shown(m) for m in server.state.chats()[-1]["messages"]) == 1  # not re-sent
+
+
+def test_fix_with_nothing_failed_is_one_line_and_sends_nothing(server):
+    nb = execute_notebook(
+        ["%load_ext ollama_nb", "x = 1", "%ollama fix -m llama3.2"], server, allow_errors=True
+    )
+    (error,) = [o for o in nb.cells[-1].outputs if o["output_type"] == "error"]
+    assert (
+        len(error["traceback"]) == 1
+        and "Nothing to fix: no cell has raised an error" in error["traceback"][0]
+    )
+    assert server.state.chats() == []
