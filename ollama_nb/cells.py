@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from .nbcontext import ASKS, Cell, Notebook, Secret, find_secrets
+from .masking import Secret, find_secrets
+from .nbcontext import ASKS, Cell, Notebook
 from .prompt import error_text
 from .values import bounded
 
@@ -174,7 +175,7 @@ class Recorder:
         return self._run.key if self._run is not None else None
 
     def secrets(self, extra: list[Secret] | None = None) -> list[Secret]:
-        """What to mask from this notebook: see :func:`ollama_nb.nbcontext.find_secrets`."""
+        """What to mask from this notebook: see :func:`ollama_nb.masking.find_secrets`."""
         return find_secrets(self.shell.user_ns, os.environ, extra or [])
 
     def snapshot(self) -> Notebook:

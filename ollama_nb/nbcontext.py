@@ -3,7 +3,7 @@
 Pure functions, no Jupyter import (:mod:`ollama_nb.cells` records the cells in the kernel).
 :func:`build` sends the last ``N`` cells, or as many as fit a token budget, newest first and
 whole cells only; :func:`build_fix` sends the failing cell and the cells it depends on. Both
-mask what must not leave the notebook by accident (:func:`find_secrets`: ``OLLAMA_API_KEY``,
+mask what must not leave the notebook by accident (:mod:`ollama_nb.masking`: ``OLLAMA_API_KEY``,
 variables named like ``*key*``, ``*token*``, ``*password*``, ``*secret*``, passwords in URLs)
 wherever it appears, never send a ``# ollama: skip`` cell, and describe what they did as a
 :class:`~ollama_nb.trace.FromNotebook` trace entry.
@@ -11,7 +11,6 @@ wherever it appears, never send a ``# ollama: skip`` cell, and describe what the
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 from collections import Counter
@@ -19,14 +18,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .depends import dependencies
+from .masking import Masker, Secret
 from .trace import FromNotebook, SentCell
 
-SECRET_NAME = re.compile(r"key|token|password|secret", re.IGNORECASE)
 SKIP = re.compile(r"#\s*ollama\s*:\s*skip\b", re.IGNORECASE)
-URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@?#]*:)([^\s/@?#]+)(@)", re.IGNORECASE)
 ASKS = re.compile(r"\s*%%?ollama\b")
-MIN_SECRET = 4  # shorter values would mask ordinary words and numbers everywhere
-URL_PASSWORD_NAME = "a password in a URL"
 # on the high side, so that a budget is kept with a small vocabulary: SmolLM2 reads notebook text
 # at 2.2 to 2.9 characters a token, a digit being a token of its own; Llama 3 near 3.5
 CHARS_PER_TOKEN = 2.6
@@ -62,14 +59,6 @@ class Cell:
 
 
 @dataclass(frozen=True)
-class Secret:
-    """A value never to send, and the name it is masked under."""
-
-    name: str
-    value: str
-
-
-@dataclass(frozen=True)
 class Notebook:
     """What the kernel recorded, handed to a request: the cells in run order (not the asking
     one) and the values to mask."""
@@ -96,57 +85,6 @@ def estimate_tokens(text: str) -> int:
 def default_budget(context_length: int | None) -> int:
     """A quarter of the context (of Ollama's default when its length is unknown)."""
     return (context_length or DEFAULT_CONTEXT) // 4
-
-
-# -- secrets ----------------------------------------------------------------------------------------
-def find_secrets(
-    namespace: Mapping[str, Any], environ: Mapping[str, str], extra: Iterable[Secret] = ()
-) -> list[Secret]:
-    """What to mask: ``OLLAMA_API_KEY`` and environment variables named like secrets, and the
-    notebook's variables (and the items of its dicts, one level down) named like secrets."""
-    found = [*extra]
-    for name, value in environ.items():
-        if name == "OLLAMA_API_KEY" or SECRET_NAME.search(name):
-            found.append(Secret(name, value))
-    for name, value in list(namespace.items()):
-        if isinstance(value, dict) and not name.startswith("_"):
-            found += [Secret(f"{name}[{k!r}]", _text(v)) for k, v in list(value.items())
-                      if isinstance(k, str) and SECRET_NAME.search(k) and _text(v)]  # fmt: skip
-        elif SECRET_NAME.search(name) and _text(value):
-            found.append(Secret(name, _text(value)))
-    return [s for s in found if len(s.value.strip()) >= MIN_SECRET]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return value if isinstance(value, str) else ""
-
-
-class Masker:
-    """Replaces every secret's value, and any password in a URL, saying how many under each name."""
-
-    def __init__(self, secrets: Iterable[Secret]) -> None:
-        self.names: dict[str, str] = {}
-        for secret in sorted(secrets, key=lambda s: -len(s.value)):  # the longest first
-            self.names.setdefault(secret.value, secret.name)
-        alternatives = "|".join(re.escape(v) for v in self.names)
-        self._values = re.compile(alternatives) if alternatives else None
-
-    def __call__(self, text: str) -> tuple[str, Counter[str]]:
-        counts: Counter[str] = Counter()
-
-        def value(match: re.Match[str]) -> str:
-            counts[self.names[match.group(0)]] += 1
-            return f"[masked: {self.names[match.group(0)]}]"
-
-        def url(match: re.Match[str]) -> str:
-            counts[URL_PASSWORD_NAME] += 1
-            return f"{match.group(1)}[masked]{match.group(3)}"
-
-        if self._values is not None:
-            text = self._values.sub(value, text)
-        return URL_PASSWORD.sub(url, text), counts
 
 
 # -- cells as text ------------------------------------------------------------------------------
@@ -272,7 +210,7 @@ def build_fix(
     own = _Piece.of(broken, mask)
     used = estimate_tokens(FIX_HEADER) + own.tokens + 1
     chosen = [own]
-    needed = dependencies(broken, before)
+    needed = [before[i] for i in dependencies(broken.code, [c.code for c in before])]
     for cell in needed:
         piece = _Piece.of(cell, mask)
         if budget is not None and used + piece.tokens > budget:
@@ -310,72 +248,3 @@ def summary(entry: FromNotebook) -> str:
     if masked := sum(entry.masked.values()):
         parts.append(f"{masked} value{'s' if masked != 1 else ''} masked")
     return " · ".join(parts)
-
-
-# -- which cells a cell depends on ---------------------------------------------------------------
-def dependencies(cell: Cell, before: Sequence[Cell]) -> list[Cell]:
-    """The earlier cells that last defined a name ``cell`` uses, then those their code uses, the
-    nearest first (breadth first). Cells Python cannot parse (magics) define nothing."""
-    wanted, seen, found = list(names_used(cell.code)), set(), []
-    done: set[int] = set()
-    while wanted:
-        name = wanted.pop(0)
-        if name in seen:
-            continue
-        seen.add(name)
-        for index in range(len(before) - 1, -1, -1):
-            if name in names_defined(before[index].code):
-                if index not in done:
-                    done.add(index)
-                    found.append(before[index])
-                    wanted += sorted(names_used(before[index].code) - seen)
-                break
-    return found
-
-
-def _parse(code: str) -> ast.Module | None:
-    """The cell as Python, its IPython lines (``%magic``, ``!shell``) made ``pass``; None for a
-    cell magic or what does not parse."""
-    if code.lstrip().startswith("%%"):
-        return None
-    lines = [re.sub(r"^(\s*)[%!].*$", r"\1pass", line) for line in code.splitlines()]
-    try:
-        return ast.parse("\n".join(lines))
-    except (SyntaxError, ValueError):
-        return None
-
-
-def names_used(code: str) -> set[str]:
-    tree = _parse(code)
-    if tree is None:
-        return set()
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
-def names_defined(code: str) -> set[str]:
-    """Names a cell binds at the top level (assignments, imports, functions, classes, loop and
-    ``with`` targets), not the locals of its functions."""
-    tree = _parse(code)
-    return _bound(tree.body) if tree is not None else set()
-
-
-def _bound(statements: Iterable[ast.stmt]) -> set[str]:
-    names: set[str] = set()
-    for statement in statements:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(statement.name)
-        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
-            names |= {(a.asname or a.name).split(".")[0] for a in statement.names}
-        else:
-            for node in ast.iter_child_nodes(statement):
-                if isinstance(node, ast.stmt):
-                    names |= _bound([node])
-                elif isinstance(node, ast.ExceptHandler):
-                    names |= _bound(node.body)
-                elif isinstance(node, (ast.expr, ast.withitem)):
-                    names |= {
-                        n.id
-                        for n in ast.walk(node)
-                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-                    }
-    return names

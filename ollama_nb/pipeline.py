@@ -31,7 +31,8 @@ from . import context, loop, nbcontext
 from .backend import Backend
 from .conversation import Conversation, conversation
 from .errors import CapabilityError, FormatError, InputError, Interrupted, OllamaNbError, Unsupported
-from .nbcontext import Built, Notebook, Secret
+from .masking import Secret
+from .nbcontext import Built, Notebook
 from .ollama_backend import OllamaBackend
 from .reply import Reply
 from .settings import Settings

@@ -20,7 +20,7 @@ import ollama
 from jupyter_client.manager import KernelManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ollama_nb import api, loop, nbcontext
+from ollama_nb import api, loop, masking, nbcontext
 from ollama_nb.markdown import to_html
 from ollama_nb.nbcontext import Cell
 from ollama_nb.standin import StandInServer, Turn
@@ -227,7 +227,7 @@ def notebook_context(runs: int = 200) -> None:
     for _ in range(runs):
         start = time.perf_counter()
         built = nbcontext.build(
-            cells, budget=nbcontext.default_budget(None), secrets=nbcontext.find_secrets(namespace, environ)
+            cells, budget=nbcontext.default_budget(None), secrets=masking.find_secrets(namespace, environ)
         )
         times.append(time.perf_counter() - start)
     whole = nbcontext.build(cells)

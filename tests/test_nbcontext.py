@@ -10,17 +10,10 @@ import pandas as pd
 import pytest
 
 from ollama_nb import nbcontext, render
+from ollama_nb.depends import dependencies, names_defined
 from ollama_nb.markdown import answer_code, code_blocks
-from ollama_nb.nbcontext import (
-    Cell,
-    Secret,
-    build,
-    build_fix,
-    dependencies,
-    estimate_tokens,
-    find_secrets,
-    names_defined,
-)
+from ollama_nb.masking import Secret, find_secrets
+from ollama_nb.nbcontext import Cell, build, build_fix, estimate_tokens
 from ollama_nb.reply import MIME, Reply
 from ollama_nb.standin import Turn
 from ollama_nb.trace import FromNotebook, Trace
@@ -244,7 +237,7 @@ def test_fix_sends_the_failing_cell_and_the_cells_it_depends_on():
 def test_dependencies_follow_names_through_earlier_cells():
     cells = [Cell(1, "a = 1"), Cell(2, "a = 2\n!ls\n%time b = 0"), Cell(3, "for i, c in enumerate([a]):\n    pass"),
              Cell(4, "with open('f') as handle:\n    d = c")]  # fmt: skip
-    assert [c.number for c in dependencies(Cell(5, "print(d, handle)"), cells)] == [4, 3, 2]
+    assert dependencies("print(d, handle)", [c.code for c in cells]) == [3, 2, 1]
 
 
 # -- --code ---------------------------------------------------------------------------------------------
