@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test lint format bench browser node cassettes real-ollama clean
+.PHONY: lab test lint format bench browser node cassettes real-ollama nginx class-load clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -37,7 +37,17 @@ browser:
 real-ollama: $(STAMP)
 	$(PY) scripts/real_ollama.py build
 
-test: $(STAMP) browser node
+# Debian's nginx for the pool of deploy/nginx-ollama-pool.conf (installed when missing and we are root).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null; \
+	  else echo "The pool runs need Debian's nginx: sudo apt-get install nginx-light"; exit 1; fi; }
+
+# A class at once against the real Ollama (and a pool of two behind nginx): prints tables. Minutes.
+class-load: $(STAMP) nginx real-ollama
+	$(PY) scripts/class_load.py
+
+test: $(STAMP) browser node nginx
 	$(PY) -m ruff check ollama_nb tests scripts
 	$(PY) -m ruff format --check ollama_nb tests scripts
 	$(PY) -m mypy

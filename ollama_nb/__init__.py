@@ -14,6 +14,7 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
+from . import models  # pull, create, ps, show, unload, rm: ollama_nb.models.pull("llama3.2")
 from .api import chat, compare, connect, conversation, defaults, render_prompt
 from .backend import Backend, ModelInfo
 from .comparison import Comparison, Variant
@@ -34,8 +35,10 @@ from .errors import (
     PromptError,
     RecordError,
     SchemaError,
+    ServerBusy,
     ServerError,
     ServerUnreachable,
+    SharedServer,
     StreamBroken,
     Unsupported,
 )
@@ -97,9 +100,11 @@ __all__ = [
     "RecordError",
     "Reply",
     "SchemaError",
+    "ServerBusy",
     "ServerError",
     "ServerUnreachable",
     "Settings",
+    "SharedServer",
     "StreamBroken",
     "StreamingMarkdown",
     "Trace",
@@ -117,6 +122,7 @@ __all__ = [
     "load_ipython_extension",
     "load_replies",
     "load_traces",
+    "models",
     "render_prompt",
     "tool",
 ]

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Protocol
 
 import pydantic
 
-from .errors import Interrupted, StreamBroken
+from .errors import Interrupted, ServerBusy, StreamBroken
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ class Loaded(pydantic.BaseModel):
     model: Annotated[str, pydantic.BeforeValidator(_text)] = ""
     context_length: Annotated[int | None, pydantic.BeforeValidator(_positive_int)] = None
     size: Annotated[int | None, pydantic.BeforeValidator(_positive_int)] = None
+    size_vram: Annotated[int | None, pydantic.BeforeValidator(_positive_int)] = None  # None: all on the CPU
+    expires_at: Annotated[str, pydantic.BeforeValidator(_text)] = ""  # RFC 3339, nanoseconds
 
     @classmethod
     def read(cls, answer: Any) -> list[Loaded]:
@@ -100,9 +102,15 @@ class Backend(Protocol):
         """The address it talks to, as a user would write it (for messages)."""
         ...
 
-    def chat(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+    def chat(
+        self,
+        body: dict[str, Any],
+        cancel: threading.Event | None = None,
+        report: Callable[[str], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """POST the chat body; yield raw chunks (one when ``stream`` is false). Closing the
-        iterator closes the connection; setting ``cancel`` ends it with :class:`Interrupted`."""
+        iterator closes the connection; setting ``cancel`` ends it with :class:`Interrupted`.
+        A busy server is asked again; ``report`` hears each wait, in words."""
         ...
 
     def models(self, cancel: threading.Event | None = None) -> list[ModelInfo]:
@@ -131,6 +139,32 @@ class Backend(Protocol):
         """The server's version string."""
         ...
 
+    def pull(self, model: str, cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        """``/api/pull``: yield the server's status lines (``status``, and ``digest``, ``total``,
+        ``completed`` per layer) until ``success``; an error line is raised, translated."""
+        ...
+
+    def has_blob(self, digest: str) -> bool:
+        """Whether the server already has the blob ``sha256:...`` (``HEAD /api/blobs``)."""
+        ...
+
+    def upload_blob(self, digest: str, chunks: Iterator[bytes]) -> None:
+        """Send a blob's bytes (``POST /api/blobs/sha256:...``); the server checks the digest."""
+        ...
+
+    def create(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        """``/api/create`` with ``body`` (model, files, from, template, system, parameters...):
+        yield its status lines until ``success``."""
+        ...
+
+    def delete(self, model: str) -> None:
+        """Remove a model from the server."""
+        ...
+
+    def unload(self, model: str) -> None:
+        """Free the model's memory now (``keep_alive: 0``)."""
+        ...
+
 
 def pumped(
     produce: Callable[[], Iterator[Any]],
@@ -139,10 +173,12 @@ def pumped(
     cancel: threading.Event | None = None,
     idle_timeout: float | None = None,
     host: str = "",
+    first_timeout: float | None = None,
 ) -> Iterator[Any]:
     """Run a blocking iterator in a worker thread and yield its items here, so that every wait
     (for the first chunk, between chunks) can end: a kernel interrupt, ``cancel`` being set
-    (a Stop button in another thread) or ``idle_timeout`` seconds of silence. ``close`` is
+    (a Stop button in another thread), ``first_timeout`` seconds before the first item (a server
+    that keeps the request queued) or ``idle_timeout`` seconds of silence after it. ``close`` is
     called to abandon the blocked worker."""
     items: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
 
@@ -156,7 +192,7 @@ def pumped(
 
     worker = threading.Thread(target=work, name="ollama_nb-stream", daemon=True)
     worker.start()
-    finished = False
+    finished = started = False
     try:
         last = time.monotonic()
         while True:
@@ -167,14 +203,20 @@ def pumped(
             except queue.Empty:
                 if cancel is not None and cancel.is_set():
                     raise Interrupted("stopped") from None
-                if idle_timeout is not None and time.monotonic() - last > idle_timeout:
+                if not started and first_timeout is not None and time.monotonic() - last > first_timeout:
+                    raise ServerBusy(
+                        f"{host or 'The server'} had not begun to answer after {first_timeout:g} s (other "
+                        "requests ahead, or the model loading): gave up waiting (wait longer with "
+                        "%ollama config queue_timeout=SECONDS, or none)."
+                    ) from None
+                if started and idle_timeout is not None and time.monotonic() - last > idle_timeout:
                     raise StreamBroken(
                         f"{host or 'The server'} sent nothing for {idle_timeout:g} s: gave up waiting "
                         "(set a longer read timeout with %ollama config timeout=SECONDS)."
                     ) from None
                 continue
             if kind == "item":
-                last = time.monotonic()
+                last, started = time.monotonic(), True
                 yield value
                 if cancel is not None and cancel.is_set():
                     raise Interrupted("stopped")
@@ -188,3 +230,19 @@ def pumped(
         if not finished:
             with contextlib.suppress(Exception):  # the worker is abandoned either way
                 close()
+
+
+def pause(seconds: float, *, cancel: threading.Event | None = None, host: str = "") -> None:
+    """Wait ``seconds`` (before asking a busy server again) in the way :func:`pumped` waits:
+    a kernel interrupt or ``cancel`` ends it at once with :class:`Interrupted`."""
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            if cancel is not None and cancel.wait(min(left, 0.1)):
+                raise Interrupted("stopped")
+            if cancel is None:
+                time.sleep(min(left, 0.1))
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped waiting for {host or 'the server'}.") from None

@@ -191,7 +191,7 @@ class ChatWidget(widgets.VBox):
         title = (f'<div class="ollama-nb-status">ollama_nb chat · {self.model or "no model"} · '
                  f"{count} repl{'y' if count == 1 else 'ies'}</div>")  # fmt: skip
         parts = "".join(_bubble(r.trace.prompt) + render.static_html(r, style=False) for r in self.replies)
-        return f'<div class="ollama-nb ollama-nb-transcript">{render.style_tag()}{title}{parts}</div>'
+        return render.wrapped(title + parts, "ollama-nb-transcript")
 
     @traitlets.observe("busy")
     def _busy_changed(self, change: dict[str, Any]) -> None:

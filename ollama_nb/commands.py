@@ -13,19 +13,22 @@ import argparse
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
-from IPython.core.error import UsageError
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from . import api
+from . import models as manage
 from .conversation import conversation
-from .errors import OllamaNbError, OptionError
+from .errors import ConfirmUnavailable, ModelNotFound, OllamaNbError, OptionError
 from .hosts import endpoint, mask
 from .options import parse_options
 from .persist import export as export_replies
 from .schema import SchemaError, tool_spec
 from .settings import CONFIGURABLE, defaults, parse_setting
+from .views import choose_progress
 
 Namespace = dict[str, Any]
 
@@ -108,7 +111,7 @@ def models(context: Context, args: argparse.Namespace) -> None:
         print(f"{model.name:28} {model.size / 1e9:6.1f} GB  {model.family:10} {model.quantization:8} "
               f"{length:>8}  {', '.join(sorted(model.capabilities or ()))}")  # fmt: skip
     if not found:
-        print(f"(no models on {api.connect().host}: get one with `ollama pull NAME`)")
+        print(f"(no models on {api.connect().host}: get one with `%ollama pull NAME`)")
 
 
 @command("schema")
@@ -189,3 +192,111 @@ def export(context: Context, args: argparse.Namespace) -> None:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print(f"Wrote {written}")
+
+
+# -- models on the server: fetch, make, look at, unload, remove ------------------------------------
+T = TypeVar("T")
+
+
+def _or_a_prompt(name: str, model: str, call: Callable[[], T]) -> T:
+    """Run ``call``; a missing model also says how to ask a prompt that starts with ``name``
+    (``%ollama show me`` meant as a question)."""
+    try:
+        return call()
+    except ModelNotFound as exc:
+        raise ModelNotFound(
+            f"{exc} To ask the model something that starts with {name!r}, quote it: "
+            f'%ollama -m MODEL "{name} {model}"'
+        ) from None
+
+
+@command("pull")
+@argument("model", metavar="NAME", help="a model to fetch, e.g. llama3.2 or qwen3:8b")
+def pull(context: Context, args: argparse.Namespace) -> None:
+    """Fetch a model onto the server, with progress (run again to resume an interrupted pull)."""
+    _or_a_prompt("pull", args.model,
+                 lambda: manage.pull(args.model, progress=choose_progress("auto") or False, backend=api.connect()))  # fmt: skip
+
+
+@command("create")
+@argument("model", metavar="NAME", help="the new model's name")
+@argument("--from", dest="source", required=True, metavar="FILE.gguf|MODEL",
+          help="a GGUF file (uploaded unless the server has it), or a model the server has")  # fmt: skip
+@argument("--template", metavar="FILE", help="a file holding the chat template (Go template syntax)")
+@argument("--system", metavar="TEXT", help="the system prompt it starts with")
+@argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE", help="a parameter (repeatable)")
+def create(context: Context, args: argparse.Namespace) -> None:
+    """Make a model from a GGUF file or from a model the server has, with progress."""
+    template = None
+    if args.template:
+        try:
+            template = Path(args.template).expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"Cannot read the template {args.template}: {exc.strerror or exc}") from None
+    parameters: dict[str, Any] = {}
+    notes: list[str] = []
+    try:
+        for pair in args.option:  # a repeated list parameter adds up (-o stop=A -o stop=B), as in a Modelfile
+            (key, value), *_ = (found := parse_options([pair]))[0].items()
+            earlier = parameters.get(key)
+            parameters[key] = (
+                earlier + value if isinstance(earlier, list) and isinstance(value, list) else value
+            )
+            notes += found[1]
+    except OptionError as exc:
+        raise UsageError(
+            f"{exc} (create takes the model's parameters: -o temperature=0.2 -o num_ctx=8192)"
+        ) from None
+    for note in notes:
+        print(note)
+    manage.create(args.model, args.source, template=template, system=args.system, parameters=parameters or None,
+                  progress=choose_progress("auto") or False, backend=api.connect())  # fmt: skip
+
+
+@command("ps")
+def ps(context: Context, args: argparse.Namespace) -> None:
+    """List the models loaded in memory: size, context length, until when."""
+    loaded = manage.ps(backend=api.connect())
+    for model in loaded:
+        print(manage.loaded_line(model))
+    if not loaded:
+        print("(no model is loaded: the next cell that uses one loads it)")
+
+
+@command("show")
+@argument("model", metavar="NAME", help="a model the server has")
+def show(context: Context, args: argparse.Namespace) -> None:
+    """Show a model's template, parameters, capabilities, context length and license."""
+    print(
+        "\n".join(
+            _or_a_prompt("show", args.model, lambda: manage.show(args.model, backend=api.connect())).lines()
+        )
+    )
+
+
+@command("unload")
+@argument("model", metavar="NAME", help="a loaded model")
+def unload(context: Context, args: argparse.Namespace) -> None:
+    """Free a model's memory now (keep_alive 0); it loads again when next used."""
+    gone = _or_a_prompt("unload", args.model, lambda: manage.unload(args.model, backend=api.connect()))
+    print(f"Unloaded {args.model}." if gone else f"Asked to unload {args.model}: the server still lists it.")
+
+
+@command("rm")
+@argument("model", metavar="NAME", help="a model the server has")
+@argument("--yes", action="store_true", help="do not ask first (where nobody can answer, as under nbclient)")
+def rm(context: Context, args: argparse.Namespace) -> None:
+    """Delete a model from the server (asks first, unless --yes)."""
+    backend = api.connect()
+    if not args.yes:
+        try:
+            answer = input(f"Delete {args.model} from {backend.host}? [y/N] ")
+        except StdinNotImplementedError:  # nbclient, papermill: nobody can answer
+            raise ConfirmUnavailable(
+                f"Nobody can answer here: `%ollama rm {args.model} --yes` deletes it without asking."
+            ) from None
+        if answer.strip().lower() not in ("y", "yes"):
+            print(f"Kept {args.model}.")
+            return
+    _or_a_prompt("rm", args.model, lambda: manage.rm(args.model, backend=backend))
+    print(f"Deleted {args.model} from {backend.host}.")

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from .comparison import MIME, Comparison
-from .render import static_html, style_tag
+from .render import static_html, wrapped
 from .units import duration
 
 
@@ -23,9 +23,7 @@ def comparison_html(comparison: Comparison) -> str:
         cells.append(f"<td>{inner}</td>")
     columns = (f'<table class="ollama-nb-columns"><tr>{heads}</tr>'
                f"<tr>{''.join(cells)}</tr></table>")  # fmt: skip
-    return (
-        f'<div class="ollama-nb ollama-nb-comparison">{style_tag()}{columns}{figures_html(comparison)}</div>'
-    )
+    return wrapped(columns + figures_html(comparison), "ollama-nb-comparison")
 
 
 def figures_html(comparison: Comparison) -> str:

@@ -117,7 +117,7 @@ class PlainComparison:
             if not self.quiet:  # the answers are already in the output, each with its record
                 bundle = {
                     **bundle,
-                    "text/html": f'<div class="ollama-nb">{render.style_tag()}{figures_html(comparison)}</div>',
+                    "text/html": render.wrapped(figures_html(comparison)),
                     "text/plain": comparison.table(),
                 }
             display(bundle, raw=True)

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .errors import ConversationBusy
 from .messages import Message, read_json
+from .trace import Carried
 
 FILE_VERSION = 1
 
@@ -36,6 +39,10 @@ class Turn:
     partial: bool = False
     prompt_tokens: int = 0
     used_tokens: int = 0
+    carried: Carried | None = None  # what its last request sent besides messages (tools, system...)
+
+
+Usage = tuple[int, int] | tuple[int, int, Carried | None]
 
 
 @dataclass
@@ -51,7 +58,29 @@ class Conversation:
     messages: list[dict[str, Any]] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
     model: str | None = None  # the model of its last turn: the next cell may leave -m out
+    # sent with its requests (X-Ollama-NB-Conversation) so that a load balancer keeps it on one
+    # server: random, never the name, which may say something about the user
+    id: str = field(default_factory=lambda: uuid.uuid4().hex, compare=False, repr=False)
     _lock: Any = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
+    _asking: set[int] = field(default_factory=set, init=False, repr=False, compare=False)  # threads mid-turn
+
+    def claim(self) -> None:
+        """Begin a turn on this thread (:meth:`release` ends it). A turn asked from inside another
+        on the same thread (a tool whose code runs ``%%ollama --chat`` with this name) is refused:
+        it would be recorded before the prompt that led to it. Turns from other threads go on
+        together, kept as they end."""
+        me = threading.get_ident()
+        with self._lock:
+            if me in self._asking:
+                raise ConversationBusy(
+                    f"Conversation {self.name!r} is waiting for the answer that called this tool: a "
+                    "tool cannot add a turn to it. Use another --chat name inside the tool, or none."
+                )
+            self._asking.add(me)
+
+    def release(self) -> None:
+        with self._lock:
+            self._asking.discard(threading.get_ident())
 
     def history_for(self, cell: str | None) -> tuple[list[dict[str, Any]], int]:
         """The messages to send before this cell's prompt, and how many turns a re-run drops."""
@@ -69,12 +98,21 @@ class Conversation:
             earlier = [t for t in self.turns[:position] if t.used_tokens]
         return (earlier[-1].prompt_tokens if earlier else None), [t.used_tokens for t in earlier]
 
+    def carried_before(self, cell: str | None) -> Carried | None:
+        """What the last measured turn before this cell's sent besides its messages, for the
+        meter: a prompt shorter than that turn's may only mean less was sent."""
+        with self._lock:
+            position = self._asked_from(cell)
+            earlier = [t for t in self.turns[:position] if t.used_tokens]
+        return earlier[-1].carried if earlier else None
+
     def record(self, cell: str | None, messages: list[dict[str, Any]], *, partial: bool = False,
-               usage: tuple[int, int] | None = None, leading: int = 0) -> None:  # fmt: skip
+               usage: Usage | None = None, leading: int = 0) -> None:  # fmt: skip
         """Keep a turn: ``messages`` is its whole request list (history, the user's message, what
         came back). Only the turn's own messages are added, after any recorded meanwhile: from
         its prompt, and the ``leading`` messages sent just ahead of it (the notebook shown).
-        ``usage``: its last prompt's size and the tokens it used of the context."""
+        ``usage``: its last prompt's size, the tokens it used of the context, and what its
+        last request carried besides messages."""
         start = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
         start = max(start - leading, 0)
         own = [dict(m) for m in messages[start:]]
@@ -129,7 +167,7 @@ class Conversation:
         target = Path(path)
         with self._lock:
             data = {"version": FILE_VERSION, "name": self.name, "messages": self.messages,
-                    "turns": [turn.__dict__ for turn in self.turns]}  # fmt: skip
+                    "turns": [asdict(turn) for turn in self.turns]}  # fmt: skip
             text = json.dumps(data, indent=1, ensure_ascii=False)
         target.write_text(text, encoding="utf-8")
         return target
@@ -142,7 +180,7 @@ class Conversation:
         turns = [
             Turn(t[0], t[1])
             if isinstance(t, tuple)
-            else Turn(t.cell, t.start, t.partial, t.prompt_tokens, t.used_tokens)
+            else Turn(t.cell, t.start, t.partial, t.prompt_tokens, t.used_tokens, t.carried)
             for t in saved.turns
         ]
         return cls(saved.name, [m.to_dict() for m in saved.messages], turns)
@@ -192,8 +230,9 @@ class _SavedTurn(BaseModel):
     cell: str | None
     start: int
     partial: bool = False
-    prompt_tokens: int = 0
-    used_tokens: int = 0
+    prompt_tokens: int = Field(0, ge=0)
+    used_tokens: int = Field(0, ge=0)
+    carried: Carried | None = None
 
 
 class _File(BaseModel):

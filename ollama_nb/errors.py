@@ -120,3 +120,17 @@ class Interrupted(KeyboardInterrupt):
 
     def _render_traceback_(self) -> list[str]:
         return [f"\x1b[33mInterrupted\x1b[0m: {self}"]
+
+
+class ConversationBusy(OllamaNbError):
+    """A turn asked of a conversation from inside its own unfinished turn (a tool's cell)."""
+
+
+class ServerBusy(ServerError):
+    """The server stayed busy (503, 429, a proxy's 502/504) through the retries, or kept the
+    request queued longer than ``queue_timeout``; nothing of the answer had arrived."""
+
+
+class SharedServer(OllamaNbError):
+    """With ``shared=true``: the cell would change the server for everyone (reload its model,
+    pull, create or remove one), so it was not sent; ``--force`` sends it."""

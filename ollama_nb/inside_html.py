@@ -21,7 +21,8 @@ from .units import duration
 if TYPE_CHECKING:
     from .reply import Reply
 
-PHASE_COLOURS = {"load": "#9e9e9e", "prompt": "#90caf9", "other": "#e0e0e0", "writing": "#1e88e5"}
+PHASE_COLOURS = {"load": "#9e9e9e", "wait": "#ffcc80", "prompt": "#90caf9", "other": "#e0e0e0",
+                 "writing": "#1e88e5"}  # fmt: skip
 ROUND_OK, ROUND_FAILED = "#fb8c00", "#d32f2f"
 
 
@@ -100,10 +101,19 @@ def rendered_html(entry: RenderedPrompt, open_: bool = False) -> str:
 
 
 # -- where the time went -------------------------------------------------------------------------
+def timeline_end(trace: Trace) -> float:
+    """Seconds from the cell's start to the end of its last turn or tool call."""
+    ends = [t.started_s + phases.span(t) for t in trace.turns] + [
+        r.started_s + r.duration_s for r in trace.rounds
+    ]
+    return max([trace.duration_s, *ends])
+
+
 def timeline_svg(trace: Trace, width: int = 600) -> str:
     """Model turns (split into loading, reading the prompt, writing) and tool calls on one time
-    axis, with a tick at each turn's first token."""
-    total = trace.duration_s or 1e-9
+    axis, this machine's clock, with a tick at each turn's first token. The server's phases are
+    scaled into their turn's measured span (see :mod:`ollama_nb.phases`): nothing leaves its turn."""
+    total = timeline_end(trace) or 1e-9
     label, height = 150, 16
     scale = (width - label) / total
     rows: list[ModelTurn | ToolRound] = sorted(
@@ -115,22 +125,23 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
         x0 = label + entry.started_s * scale
         if isinstance(entry, ModelTurn):
             name = f"model turn {entry.index + 1}"
-            shapes.append(
-                _rect(x0, y, entry.duration_s * scale, "#bbdefb", f"{name}: {duration(entry.duration_s)}")
-            )
+            span, k = phases.span(entry), phases.scale(entry)
+            scaled = f" (the server's times scaled ×{k:.2f} to fit)" if k < 1 else ""
+            shapes.append(_rect(x0, y, span * scale, "#bbdefb", f"{name}: {duration(span)}{scaled}", width))
             for phase in phases.phases(entry):
                 tokens = f", {phase.tokens:,} tokens" if phase.tokens else ""
+                said = f" (the server says {duration(phase.reported_s)})" if k < 1 else ""
                 shapes.append(_rect(x0 + phase.start_s * scale, y, phase.duration_s * scale, PHASE_COLOURS[phase.name],
-                                    f"{phase.label}: {duration(phase.duration_s)}{tokens}"))  # fmt: skip
+                                    f"{phase.label}: {duration(phase.duration_s)}{tokens}{said}", width))  # fmt: skip
             if entry.first_token_s is not None:
-                x = x0 + entry.first_token_s * scale
+                x = min(x0 + min(entry.first_token_s, span) * scale, width - 1.0)
                 shapes.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y}" y2="{y + height}" stroke="currentColor" '
                               f'stroke-width="1.5"><title>first token at {duration(entry.first_token_s)}</title></line>')  # fmt: skip
         else:
             name = entry.name
             colour = ROUND_OK if entry.status == "ok" else ROUND_FAILED
             shapes.append(
-                _rect(x0, y, entry.duration_s * scale, colour, f"{name}: {duration(entry.duration_s)}")
+                _rect(x0, y, entry.duration_s * scale, colour, f"{name}: {duration(entry.duration_s)}", width)
             )
         shapes.insert(
             0, f'<text x="0" y="{y + 12}" font-size="11" fill="currentColor">{escape(name[:22])}</text>'
@@ -139,8 +150,8 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
     legend = "".join(
         f'<rect x="{label + i * 95}" y="{legend_y - 9}" width="9" height="9" fill="{colour}"/>'
         f'<text x="{label + i * 95 + 12}" y="{legend_y}" font-size="10" fill="currentColor">{name}</text>'
-        for i, (name, colour) in enumerate([("load", PHASE_COLOURS["load"]), ("prompt", PHASE_COLOURS["prompt"]),
-                                            ("writing", PHASE_COLOURS["writing"]), ("tool", ROUND_OK)])
+        for i, (name, colour) in enumerate([*((n, PHASE_COLOURS[n]) for n in ("load", "wait", "prompt", "writing")),
+                                            ("tool", ROUND_OK)])
     )  # fmt: skip
     return (
         f'<svg class="ollama-nb-timeline" width="{width}" height="{legend_y + 4}" xmlns="http://www.w3.org/2000/svg" '
@@ -150,8 +161,11 @@ def timeline_svg(trace: Trace, width: int = 600) -> str:
     )
 
 
-def _rect(x: float, y: int, w: float, colour: str, title: str) -> str:
-    return (f'<rect x="{x:.1f}" y="{y + 2}" width="{max(w, 1.0):.1f}" height="12" fill="{colour}">'
+def _rect(x: float, y: int, w: float, colour: str, title: str, width: int) -> str:
+    """A bar at least a pixel wide, never past the drawing's right edge."""
+    w = max(w, 1.0)
+    x = min(x, width - w)
+    return (f'<rect x="{x:.1f}" y="{y + 2}" width="{min(w, width - x):.1f}" height="12" fill="{colour}">'
             f"<title>{escape(title)}</title></rect>")  # fmt: skip
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from . import context
 from .backend import Backend
 from .errors import Interrupted, NotOllama, OllamaNbError, StreamBroken
 from .reply import Reply
@@ -107,6 +108,25 @@ def run(
     return session.reply
 
 
+def _stamped(
+    chunks: Iterator[dict[str, Any]], first: list[float], now: Callable[[], float]
+) -> Iterator[dict[str, Any]]:
+    """The chunks, noting in ``first`` when the first one came."""
+    for chunk in chunks:
+        if not first:
+            first.append(now())
+        yield chunk
+
+
+def waited(first_byte_s: float, metrics: Metrics, streamed: bool = True) -> float:
+    """The wait before the first byte that the server's own durations do not name: time to the
+    first byte (busy answers waited out included) minus loading the model and reading the prompt
+    (and writing the answer, when it came in one piece). Ollama queues a request for a free slot
+    after the model is loaded, and no field of its done line counts that."""
+    busy = metrics.load_duration + metrics.prompt_eval_duration + (0 if streamed else metrics.eval_duration)
+    return max(0.0, first_byte_s - busy / 1e9)
+
+
 class _Session:
     def __init__(self, backend: Backend, request: Request, toolbox: Toolbox | None,
                  view: View, confirm: Confirm | None, cancel: threading.Event) -> None:  # fmt: skip
@@ -119,9 +139,18 @@ class _Session:
         trace = Trace(request.model, prompt, system, datetime.now(timezone.utc).isoformat(timespec="seconds"))
         self.reply = Reply(request.model, self.messages, trace)
         self.turns: list[Turn] = []  # the model's turns as read: the one place text accumulates
+        self._thinks: bool | None = None
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
+
+    def thinks(self) -> bool:
+        """Whether the model thinks (asked to, or it declares it): only then are ``<think>`` tags
+        in its content its thinking. Asked when a first tag arrives, at most once a cell."""
+        if self._thinks is None:
+            asked = self.request.fields.get("think") not in (None, False)
+            self._thinks = asked or "thinking" in (self.backend.capabilities(self.request.model) or ())
+        return self._thinks
 
     def notice(self, text: str, level: str = "info") -> None:
         self.view.notice(self.reply.trace.add(Notice(text, self.now(), level)).text)  # type: ignore[arg-type]
@@ -147,16 +176,25 @@ class _Session:
             raise KeyboardInterrupt
         turn = self.reply.trace.add(ModelTurn(number, self.request.model, self.now()))
         self.view.turn(turn)
-        reader = TurnReader()
+        reader = TurnReader(self.thinks)
         self.turns.append(reader.turn)
-        chunks = self.backend.chat(self.request.body(self.messages, tools), self.cancel)
+        body = self.request.body(self.messages, tools)
+        turn.carried = context.carried_by(body)  # for the meter: what the request sent besides messages
+        self.reply.last_request = {**body, "messages": list(self.messages)}
+        chunks = self.backend.chat(body, self.cancel, report=lambda text: self.notice(text, "warning"))
+        first_byte: list[float] = []
         try:
-            for event in reader.read(chunks):
+            for event in reader.read(_stamped(chunks, first_byte, self.now)):
                 if turn.first_token_s is None:
                     turn.first_token_s = self.now() - turn.started_s
                 self._dispatch(event, turn, reader.turn)
             if not reader.turn.done:
                 raise StreamBroken("The answer ended without Ollama's closing line: it may be incomplete.")
+            if first_byte and turn.metrics is not None:
+                turn.wait_s = waited(
+                    first_byte[0] - turn.started_s, turn.metrics, streamed=self.request.stream
+                )
+                turn.metrics.wait_duration = round(turn.wait_s * 1e9)
         except BaseException as exc:
             turn.error = type(exc).__name__
             for event in reader.flush():  # nothing that arrived is lost

@@ -131,6 +131,8 @@ class OllamaMagics(Magics):
               help="have the server refuse a prompt longer than the context instead of cutting it")  # fmt: skip
     @argument("--logprobs", nargs="?", const=5, type=int, metavar="N",
               help="each token's probability and N alternatives (default 5), shaded under the answer")  # fmt: skip
+    @argument("--force", action="store_true",
+              help="send it even if it reloads the model for everyone (with %%ollama config shared=true)")  # fmt: skip
     @argument("--parallel", action="store_true",
               help="with several models, thinking levels or option values (-m a,b): ask them all at once")  # fmt: skip
     @no_var_expand
@@ -252,6 +254,7 @@ class OllamaMagics(Magics):
                 api_key=args.api_key, keep_alive=args.keep_alive, strict_context=args.strict_context,
                 render=args.render or None, logprobs=True if args.logprobs else None, top_logprobs=args.logprobs,
                 notebook="fix" if args.fix else args.notebook,
+                force=args.force or None,
             )  # fmt: skip
         except OptionError:
             raise
@@ -290,7 +293,7 @@ class OllamaMagics(Magics):
         except OptionError as exc:
             raise UsageError(_as_option(exc)) from None
         rendered = api.render_prompt(prompt, settings=settings, chat=args.chat, cell=_cell_key(line, cell))
-        html = f'<div class="ollama-nb">{render.style_tag()}{inside_html.rendered_html(rendered, open_=True)}</div>'
+        html = render.wrapped(inside_html.rendered_html(rendered, open_=True))
         display({"text/html": html, "text/plain": rendered.text}, raw=True)
         if args.out:
             self._namespace[args.out] = rendered

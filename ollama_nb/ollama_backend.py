@@ -16,13 +16,13 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from . import context
-from .backend import Loaded, ModelInfo, ShowInfo, pumped
+from .backend import Loaded, ModelInfo, ShowInfo, pause, pumped
 from .errors import (
     AuthError,
     ContextFull,
@@ -30,12 +30,14 @@ from .errors import (
     ModelNotFound,
     NotOllama,
     OllamaNbError,
+    ServerBusy,
     ServerError,
     ServerUnreachable,
     StreamBroken,
     Unsupported,
 )
 from .hosts import PROXY_VARIABLES, Endpoint, api_key_for, endpoint, mask, proxy_for
+from .retry import RetryPolicy, gave_up_text, parse_retry_after, waiting_text
 
 if TYPE_CHECKING:
     import ollama
@@ -63,14 +65,20 @@ def _ollama_module() -> Any:
     return ollama
 
 
-_clients: dict[tuple[Endpoint, str | None], ollama.Client] = {}
+_clients: dict[tuple[Endpoint, str | None, tuple[str, ...]], ollama.Client] = {}
 _capabilities: dict[tuple[str, str], frozenset[str] | None] = {}  # asked once per host and model
 _lock = threading.Lock()
 
 
 def _client(where: Endpoint, api_key: str | None) -> ollama.Client:
-    """One client per endpoint and credentials, reused across cells (warm connections)."""
-    key = (where, api_key)
+    """One client per endpoint, credentials and proxy settings, reused across cells (warm
+    connections); a changed proxy variable makes a new one."""
+    proxies = (
+        ()
+        if where.loopback
+        else tuple(os.environ.get(k, "") for k in (*PROXY_VARIABLES, "NO_PROXY", "no_proxy"))
+    )
+    key = (where, api_key, proxies)
     with _lock:
         if key not in _clients:
             try:
@@ -93,43 +101,99 @@ def _client(where: Endpoint, api_key: str | None) -> ollama.Client:
         return _clients[key]
 
 
+CONVERSATION_HEADER = "X-Ollama-NB-Conversation"  # a load balancer keeps a conversation on one server by it
+
+
 class OllamaBackend:
     """An Ollama server at one address; see :class:`ollama_nb.backend.Backend`."""
 
     def __init__(self, host: str | None = None, *, api_key: str | None = None,
-                 read_timeout: float | None = None) -> None:  # fmt: skip
+                 read_timeout: float | None = None, queue_timeout: float | None = None,
+                 retry: RetryPolicy | None = None, conversation: str | None = None) -> None:  # fmt: skip
         """``api_key``: sent to any host; without it ``OLLAMA_API_KEY`` (read now) goes only to
-        ollama.com. ``read_timeout``: seconds of silence before a stream is given up (None: wait)."""
+        ollama.com. ``read_timeout``: seconds of silence after the first byte before a stream is
+        given up; ``queue_timeout``: seconds before the first byte (None: wait). ``retry``: how
+        busy answers are asked again. ``conversation``: an opaque id sent as
+        ``X-Ollama-NB-Conversation`` on every request, so that a load balancer can keep a
+        conversation on one server."""
         self.where = endpoint(host)
         self.client = _client(self.where, api_key_for(self.where, api_key))
         self.read_timeout = read_timeout
         self.proxy = proxy_for(self.where)
+        self.queue_timeout = queue_timeout
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.headers = {CONVERSATION_HEADER: conversation} if conversation else {}
 
     @property
     def host(self) -> str:
         return self.where.url
 
     # -- chat ---------------------------------------------------------------------------------
-    def chat(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
-        opened: list[httpx.Response] = []
+    def chat(
+        self,
+        body: dict[str, Any],
+        cancel: threading.Event | None = None,
+        report: Callable[[str], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        def attempt() -> Iterator[dict[str, Any]]:
+            opened: list[httpx.Response] = []
 
-        def produce() -> Iterator[dict[str, Any]]:
-            with self.client._client.stream("POST", "/api/chat", json=body) as response:
-                opened.append(response)
-                self._check(response, body.get("model", ""), body)
-                if not body.get("stream", True):
-                    yield self._json(response.read().decode("utf-8", "replace"))
-                    return
-                for line in response.iter_lines():
-                    if line.strip():
-                        yield self._json(line)
+            def produce() -> Iterator[dict[str, Any]]:
+                with self.client._client.stream(
+                    "POST", "/api/chat", json=body, headers=self.headers
+                ) as response:
+                    opened.append(response)
+                    self._check(response, body.get("model", ""), body)
+                    if not body.get("stream", True):
+                        yield self._json(response.read().decode("utf-8", "replace"))
+                        return
+                    for line in response.iter_lines():
+                        if line.strip():
+                            yield self._json(line)
 
-        def close() -> None:
-            for response in opened:
-                response.close()
+            def close() -> None:
+                for response in opened:
+                    response.close()
 
-        return _translated(pumped(produce, close=close, cancel=cancel, idle_timeout=self.read_timeout,
-                                  host=self.host), self)  # fmt: skip
+            return pumped(produce, close=close, cancel=cancel, idle_timeout=self.read_timeout,
+                          first_timeout=self.queue_timeout, host=self.host)  # fmt: skip
+
+        return _translated(self._retried(attempt, cancel, report), self)
+
+    def _retried(
+        self,
+        attempt: Callable[[], Iterator[dict[str, Any]]],
+        cancel: threading.Event | None,
+        report: Callable[[str], None] | None,
+    ) -> Iterator[dict[str, Any]]:
+        """The chunks of the first attempt that is not refused as busy. A busy answer comes
+        before any chunk, so nothing that arrived is ever asked for again."""
+        tries, waited = 0, 0.0
+        while True:
+            try:
+                yield from attempt()
+                return
+            except _Busy as busy:
+                tries += 1
+                waited += self._wait_out(busy, tries, waited, cancel, report)
+
+    def _wait_out(
+        self,
+        busy: _Busy,
+        tries: int,
+        waited: float,
+        cancel: threading.Event | None,
+        report: Callable[[str], None] | None,
+    ) -> float:
+        """Wait before retry number ``tries`` (saying so), or give up in one line."""
+        wait = self.retry.next_wait(tries, waited, busy.retry_after)
+        if wait is None:
+            source = "Ollama" if busy.ollama else self.host
+            raise ServerBusy(gave_up_text(busy.status, busy.message, tries - 1, waited, source))
+        if report is not None:
+            report(waiting_text(busy.status, busy.message, wait, tries, self.retry.retries))
+        pause(wait, cancel=cancel, host=self.host)
+        return wait
 
     def _json(self, line: str) -> dict[str, Any]:
         try:
@@ -150,6 +214,8 @@ class OllamaBackend:
         if response.status_code < 400:
             return
         text = response.read().decode("utf-8", "replace")
+        if self.retry.retryable(response.status_code):  # whatever the body: a proxy's is HTML
+            raise _Busy(response, text)
         try:
             message = json.loads(text).get("error") or text
         except (json.JSONDecodeError, AttributeError):
@@ -161,10 +227,22 @@ class OllamaBackend:
 
     # -- models -------------------------------------------------------------------------------
     def _get(self, method: str, path: str, model: str = "", **kwargs: Any) -> Any:
-        """A short request, given up after the read timeout (or :data:`SMALL_REQUEST_TIMEOUT`)."""
+        """A short request, given up after the read timeout (or :data:`SMALL_REQUEST_TIMEOUT`);
+        a busy answer is asked again as a chat is."""
+        tries, waited = 0, 0.0
+        while True:
+            try:
+                return self._get_once(method, path, model, **kwargs)
+            except _Busy as busy:
+                tries += 1
+                waited += self._wait_out(busy, tries, waited, None, None)
+
+    def _get_once(self, method: str, path: str, model: str = "", **kwargs: Any) -> Any:
         limit = httpx.Timeout(self.read_timeout or SMALL_REQUEST_TIMEOUT, connect=CONNECT_TIMEOUT)
         try:
-            response = self.client._client.request(method, path, timeout=limit, **kwargs)
+            response = self.client._client.request(
+                method, path, timeout=limit, headers=self.headers, **kwargs
+            )
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self) from None
         except KeyboardInterrupt:
@@ -243,6 +321,119 @@ class OllamaBackend:
         found = answer.get("version") if isinstance(answer, dict) else None
         return found if isinstance(found, str) else ""
 
+    # -- making and fetching models -----------------------------------------------------------
+    def pull(self, model: str, cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        return self._progress(lambda: self.client.pull(model, stream=True), model, "pull", cancel)
+
+    def create(self, body: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[dict[str, Any]]:
+        fields = {
+            ("from_" if key == "from" else key): value for key, value in body.items() if key != "stream"
+        }
+        return self._progress(lambda: self.client.create(**fields, stream=True), str(body.get("model", "")),
+                              "create", cancel)  # fmt: skip
+
+    def _progress(self, start: Any, model: str, action: str,
+                  cancel: threading.Event | None) -> Iterator[dict[str, Any]]:  # fmt: skip
+        """The client's stream of progress lines, read in a worker so that an interrupt ends the
+        wait; the worker closes the stream (and so the request: the server stops) at its next line."""
+        stop = threading.Event()
+
+        def produce() -> Iterator[dict[str, Any]]:
+            lines = start()
+            try:
+                for line in lines:
+                    yield line.model_dump(exclude_none=True)
+                    if stop.is_set():
+                        return
+            finally:
+                lines.close()
+
+        return self._calls(pumped(produce, close=stop.set, cancel=cancel, host=self.host), model, action)
+
+    def _calls(self, lines: Iterator[dict[str, Any]], model: str, action: str) -> Iterator[dict[str, Any]]:
+        response_error = _ollama_module().ResponseError
+        try:
+            yield from _translated(lines, self)
+        except response_error as exc:
+            raise _model_refusal(exc.status_code, str(exc.error), model, action, self) from None
+        except ConnectionError:
+            raise _transport_error(httpx.ConnectError(""), self) from None
+
+    def has_blob(self, digest: str) -> bool:
+        try:
+            _once(lambda: self.client._request_raw("HEAD", f"/api/blobs/{digest}"), self, digest, "check")
+        except ModelNotFound:
+            return False
+        return True
+
+    def upload_blob(self, digest: str, chunks: Iterator[bytes]) -> None:
+        _once(lambda: self.client._request_raw("POST", f"/api/blobs/{digest}", content=chunks),
+              self, digest, "upload")  # fmt: skip
+
+    def delete(self, model: str) -> None:
+        _once(lambda: self.client.delete(model), self, model, "delete")
+
+    def unload(self, model: str) -> None:
+        _once(lambda: self.client.generate(model=model, keep_alive=0), self, model, "unload")
+
+
+def _once(call: Callable[[], Any], backend: OllamaBackend, model: str, action: str) -> Any:
+    """One request through the client (``action``: what it does, for the message), translated."""
+    response_error = _ollama_module().ResponseError
+    try:
+        return call()
+    except response_error as exc:
+        raise _model_refusal(exc.status_code, str(exc.error), model, action, backend) from None
+    except ConnectionError:  # the client's own for a refused connection
+        raise _transport_error(httpx.ConnectError(""), backend) from None
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc, backend) from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"stopped waiting for {backend.host}.") from None
+
+
+def _model_refusal(
+    status: int, message: str, model: str, action: str, backend: OllamaBackend
+) -> OllamaNbError:
+    """A refusal of a pull, create, delete, unload or blob request, in one line."""
+    if status in (401, 403):
+        return _refusal(status, message, model, backend, {})
+    if action == "pull" and "file does not exist" in message:
+        return ModelNotFound(
+            f"There is no model '{model}' to pull (Ollama said: {message}). "
+            "Check the name and tag at https://ollama.com/library."
+        )
+    if action == "pull":
+        return ServerError(f"Ollama could not pull '{model}': {message}")
+    if status == 404 and action in ("check", "upload"):
+        return ModelNotFound(f"{backend.host} has no blob {model}.")
+    if status == 404 and action in ("delete", "unload"):
+        return ModelNotFound(
+            f"There is no model '{model}' on {backend.host} ({message}): `%ollama models` lists them."
+        )
+    if status == 404:
+        return ModelNotFound(
+            f"Model '{model}' is not on {backend.host} (Ollama said: {message}). "
+            f"Get it with `%ollama pull {model}`."
+        )
+    what = {"create": "create", "delete": "remove", "unload": "unload", "upload": "take the file for"}
+    return ServerError(f"Ollama could not {what.get(action, action)} '{model}' ({status}): {message}")
+
+
+class _Busy(Exception):
+    """A busy answer (503, 429, 502, 504) before any chunk: the retry loop decides."""
+
+    def __init__(self, response: httpx.Response, text: str) -> None:
+        super().__init__(response.status_code)
+        self.status = response.status_code
+        try:
+            found = json.loads(text).get("error")
+        except (json.JSONDecodeError, AttributeError):
+            found = None
+        self.ollama = isinstance(found, str)  # Ollama's own JSON, not a proxy's page
+        self.message = str(found or response.reason_phrase or text.strip()[:80])
+        self.retry_after = parse_retry_after(response.headers.get("retry-after"))
+
 
 def _translated(chunks: Iterator[dict[str, Any]], backend: OllamaBackend) -> Iterator[dict[str, Any]]:
     try:
@@ -305,7 +496,7 @@ def _refusal(
         except OllamaNbError:  # the listing is a courtesy: the 404 is the message
             available = "(could not list them)"
         return ModelNotFound(
-            f"Model '{name}' is not on {backend.host}. Get it with `ollama pull {name}`. Models there: {available}."
+            f"Model '{name}' is not on {backend.host}. Get it with `%ollama pull {name}`. Models there: {available}."
         )
     if (too_long := context.refusal(message, body)) is not None:
         return ContextFull(too_long)

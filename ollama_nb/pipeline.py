@@ -20,32 +20,50 @@ import base64
 import io
 import json
 import threading
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeGuard, TypeVar
 
 import pydantic
 
-from . import context, loop, nbcontext
+from . import context, loop, nbcontext, reload
 from .backend import Backend
 from .conversation import Conversation, conversation
-from .errors import CapabilityError, FormatError, InputError, Interrupted, OllamaNbError, Unsupported
+from .errors import (
+    CapabilityError,
+    ConversationBusy,
+    FormatError,
+    InputError,
+    Interrupted,
+    OllamaNbError,
+    SharedServer,
+    Unsupported,
+)
 from .masking import Secret
 from .nbcontext import Built, Notebook
 from .ollama_backend import OllamaBackend
 from .reply import Reply
+from .retry import RetryPolicy
 from .settings import Settings
 from .tools import Toolbox
-from .trace import FromNotebook, Notice, RenderedPrompt, Trace
+from .trace import Carried, FromNotebook, Notice, RenderedPrompt, Trace
 from .viewbase import View
 
 T = TypeVar("T")
 
 
-def connect(settings: Settings) -> Backend:
-    """The backend for the settings' host (else ``OLLAMA_HOST`` read now) and credentials."""
-    return OllamaBackend(settings.host, api_key=settings.api_key, read_timeout=settings.timeout)
+def connect(settings: Settings, conversation: str | None = None) -> Backend:
+    """The backend for the settings' host (else ``OLLAMA_HOST`` read now) and credentials;
+    ``conversation`` is the id every request carries (for a load balancer)."""
+    policy = RetryPolicy(retries=settings.retries, max_wait=settings.retry_max_wait)
+    return OllamaBackend(settings.host, api_key=settings.api_key, read_timeout=settings.timeout,
+                         queue_timeout=settings.queue_timeout, retry=policy, conversation=conversation)  # fmt: skip
+
+
+_loads: dict[tuple[str, str], float] = {}  # (host, model): seconds the last load took, for the reload notice
 
 
 @dataclass
@@ -61,6 +79,7 @@ class Prepared:
     kept: int = 0  # messages from earlier cells, left out of this cell's record
     dropped: int = 0  # turns a re-run dropped from the conversation
     earlier: context.Earlier | None = None  # what the conversation used of the context so far
+    warnings: tuple[str, ...] = ()  # said before the answer (the reload it causes for everyone)
     shown: FromNotebook | None = None  # what was sent of the notebook, ahead of the prompt
     leading: int = 0  # this turn's messages ahead of its prompt (the notebook's)
 
@@ -88,8 +107,8 @@ def prepare(
             )
         settings = settings.replace(model=model)
         toolbox = Toolbox(settings.tools, max_result_chars=settings.max_result_chars)
-        if backend is None:
-            backend = connect(settings)
+        if backend is None:  # a conversation's requests carry its id; a cell on its own, one of its own
+            backend = connect(settings, thread.id if thread is not None else uuid.uuid4().hex)
         dropped, earlier = 0, None
         if thread is not None:
             history, dropped = thread.history_for(cell)
@@ -104,7 +123,7 @@ def prepare(
             added = (context.at_least_tokens(str(answer)) if answer else 0) + context.at_least_tokens(prompt)
             if shown is not None and shown.text:
                 added += context.at_least_tokens(shown.text)
-            earlier = context.Earlier(last_prompt, added, tuple(used))
+            earlier = context.Earlier(last_prompt, added, tuple(used), thread.carried_before(cell))
         messages = [*history]
         kept = len(messages)
         if settings.system:
@@ -125,6 +144,7 @@ def prepare(
                                stream=settings.stream, fields=settings.body_fields())  # fmt: skip
         check_capabilities(backend, model, tools=bool(toolbox), think=settings.think not in (None, False),
                            images=bool(settings.images))  # fmt: skip
+        warnings = foresee_reload(backend, settings)
     except (OllamaNbError, Interrupted, KeyboardInterrupt) as exc:
         reply = Reply(model, messages, Trace(model, prompt, settings.system or ""), error=str(exc))
         if isinstance(exc, (OllamaNbError, Interrupted)):
@@ -132,7 +152,7 @@ def prepare(
             raise
         reply.error, reply.interrupted = None, True
         raise Interrupted("stopped before anything was sent.", reply=reply) from None
-    return Prepared(settings, backend, request, toolbox, thread, cell, kept, dropped, earlier,
+    return Prepared(settings, backend, request, toolbox, thread, cell, kept, dropped, earlier, warnings,
                     shown.entry if shown is not None else None, leading)  # fmt: skip
 
 
@@ -177,10 +197,31 @@ def run(
 
     Raises :class:`OllamaNbError` or :class:`Interrupted` carrying the reply (``.reply``), which
     keeps what arrived; the view is finished first."""
-    ready = prepare(
-        settings, prompt, chat=chat, cell=cell, history=history, backend=backend, notebook=notebook
-    )
-    return answer(ready, view, cancel=cancel)
+    thread = conversation(chat) if isinstance(chat, str) else chat
+    with _turn_of(thread, settings, prompt):
+        ready = prepare(settings, prompt, chat=thread, cell=cell, history=history, backend=backend,
+                        notebook=notebook)  # fmt: skip
+        return answer(ready, view, cancel=cancel)
+
+
+@contextmanager
+def _turn_of(thread: Conversation | None, settings: Settings, prompt: str) -> Iterator[None]:
+    """One turn at a time per conversation and thread: a turn asked from inside another on the
+    same conversation (a tool whose code runs ``%%ollama --chat`` with its name) is refused with
+    :class:`ConversationBusy` and a reply that says so; it would be recorded before its prompt."""
+    if thread is None:
+        yield
+        return
+    try:
+        thread.claim()
+    except ConversationBusy as exc:
+        model = settings.model or thread.model or ""
+        exc.reply = Reply(model, [{"role": "user", "content": prompt}], Trace(model, prompt), error=str(exc))
+        raise
+    try:
+        yield
+    finally:
+        thread.release()
 
 
 def answer(ready: Prepared, view: View, *, cancel: threading.Event | None = None) -> Reply:
@@ -188,6 +229,7 @@ def answer(ready: Prepared, view: View, *, cancel: threading.Event | None = None
     settings, thread = ready.settings, ready.thread
     view.show()
     preface: list[str | RenderedPrompt | FromNotebook] = []
+    preface.extend(ready.warnings)
     if ready.shown is not None:
         preface.append(ready.shown)
         view.notice(nbcontext.summary(ready.shown))
@@ -211,6 +253,7 @@ def answer(ready: Prepared, view: View, *, cancel: threading.Event | None = None
     except (OllamaNbError, Interrupted) as exc:
         failure, reply = exc, exc.reply  # type: ignore[assignment]  # the loop always attaches it
     reply.history, reply.chat = ready.kept, thread.name if thread is not None else None
+    _remember_load(ready, reply)
     _finish_extras(ready, reply, extras)
     if failure is None and settings.format is not None:
         failure = parse(reply, settings.format)
@@ -265,18 +308,27 @@ def _finish_extras(ready: Prepared, reply: Reply, extras: Extras) -> None:
     def meter() -> None:
         limit, source = context.context_length(ready.backend, ready.request.model, options)
         end = max(t.started_s + t.duration_s for t in reply.trace.turns)
-        use = context.measure(ended, limit, source, options=options, earlier=ready.earlier, started_s=end)
-        if use is not None:
-            reply.trace.add(use)
+        carried = [t.carried for t in ended if t.carried is not None]
+        use = context.measure(ended, limit, source, options=options, earlier=ready.earlier, started_s=end,
+                              carried=carried)  # fmt: skip
+        if use is None:
+            return
+        reply.trace.add(use)
+        last = reply.last_request
+        if last is not None and context.worth_checking(use, last):  # the signs point at dropped messages
+            use.check, use.check_note = "unchecked", "the check did not finish"  # until the server has said
+            use.check, use.check_note = context.check_dropped(ready.backend, last)
 
     extras.run("The context meter", meter)
     if ready.settings.logprobs and reply.received and not reply.logprobs:
         extras.notices.append("The server sent no token probabilities: that needs Ollama 0.12.11 or newer.")
 
 
-def _usage(reply: Reply) -> tuple[int, int] | None:
+def _usage(reply: Reply) -> tuple[int, int, Carried | None] | None:
     use = reply.context
-    return (use.prompt_tokens, use.used) if use is not None else None
+    return (
+        (use.prompt_tokens, use.used, use.carried[-1] if use.carried else None) if use is not None else None
+    )
 
 
 def render(ready: Prepared) -> RenderedPrompt:
@@ -289,6 +341,35 @@ def render(ready: Prepared) -> RenderedPrompt:
     if not isinstance(text, str):
         raise Unsupported(f"{ready.backend.host} answered without the rendered prompt: it cannot show it.")
     return RenderedPrompt(text, count if isinstance(count, int) and not isinstance(count, bool) else 0)
+
+
+def foresee_reload(backend: Backend, settings: Settings) -> tuple[str, ...]:
+    """Before sending: whether the cell's runner options reload the loaded model for everyone
+    using the server (``/api/ps``, asked only when the cell sets one). With ``shared`` (and no
+    ``force``) that is a refusal; else a notice. A server that cannot say is no reason to stop."""
+    if not any(key in settings.options for key in reload.RUNNER_OPTIONS) or settings.model is None:
+        return ()
+    try:
+        running = backend.running()
+    except OllamaNbError:
+        return ()
+    found = reload.check(settings.model, settings.options, running, backend.host,
+                         _loads.get((backend.host, settings.model)))  # fmt: skip
+    if found is None:
+        return ()
+    if settings.shared and not settings.force:
+        raise SharedServer(reload.refusal(found))
+    return (found.text,)
+
+
+def _remember_load(ready: Prepared, reply: Reply) -> None:
+    """How long loading the model took, when a turn had to: the next reload notice says it."""
+    loads = [t.metrics.load_duration / 1e9 for t in reply.trace.turns if t.metrics is not None]
+    if loads and max(loads) >= LOAD_WORTH_SAYING_S:
+        _loads[(ready.backend.host, ready.request.model)] = max(loads)
+
+
+LOAD_WORTH_SAYING_S = 1.0  # a loaded model's requests report a few hundred ms of "load" on a busy server
 
 
 def check_capabilities(backend: Backend, model: str, *, tools: bool, think: bool, images: bool) -> None:

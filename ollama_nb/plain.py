@@ -4,6 +4,7 @@ to stdout as it arrives. Imports no widget code."""
 from __future__ import annotations
 
 import sys
+import threading
 from typing import TextIO
 
 from . import inside_html, render
@@ -11,6 +12,8 @@ from .kernel import widgets_available
 from .reply import Reply
 from .stream import Event, TextDelta, ThinkingDelta
 from .trace import ModelTurn, ToolRound
+
+PLAIN_WAIT_S = 2.0  # seconds without a byte before plain text says it is waiting (it cannot tick)
 
 
 class PlainView:
@@ -20,6 +23,7 @@ class PlainView:
         self.model = model
         self.out = out or sys.stdout
         self._mode = ""
+        self._wait: threading.Timer | None = None
 
     def _write(self, mode: str, text: str) -> None:
         if mode != self._mode:
@@ -34,6 +38,8 @@ class PlainView:
         pass
 
     def event(self, event: Event) -> None:
+        if self._wait is not None:
+            self._wait.cancel()
         if isinstance(event, ThinkingDelta):
             self._write("thinking", event.text)
         elif isinstance(event, TextDelta):
@@ -46,14 +52,25 @@ class PlainView:
             self._mode = ""
 
     def turn(self, turn: ModelTurn) -> None:
-        pass
+        if self._wait is not None:
+            self._wait.cancel()
+        if not turn.duration_s:  # a turn starts: say so if nothing comes back for a while
+            self._wait = threading.Timer(PLAIN_WAIT_S, self._say_waiting)
+            self._wait.daemon = True
+            self._wait.start()
+
+    def _say_waiting(self) -> None:
+        self.notice(f"waiting for the server ({render.WAITING})…")
 
     def notice(self, text: str) -> None:
         self._write("notice", "")
         self.out.write(f"  {text}\n")
+        self.out.flush()
         self._mode = ""
 
     def finish(self, reply: Reply) -> None:
+        if self._wait is not None:
+            self._wait.cancel()
         if not reply.received:
             return  # nothing arrived: the error message says it all
         self._write("status", "")

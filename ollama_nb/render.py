@@ -14,13 +14,15 @@ from html import escape
 from importlib import resources
 from typing import Any, Literal
 
-from . import inside_html, nbcontext
+from . import inside_html, nbcontext, phases
 from .markdown import to_html
 from .reply import MIME, Reply
 from .stream import Metrics
 from .trace import FromNotebook, ToolRound, Trace
 from .units import duration
 
+SHOWN_WAIT_S = 0.5  # a wait for the server shorter than this is not worth a word
+WAITING = "other requests ahead, or the model loading"
 ERROR_COLOUR = "#d32f2f"  # JupyterLab's light theme's; the stylesheet follows the theme
 _ICONS = {"pending": "○", "running": "…", "ok": "✓", "error": "✗", "refused": "⊘", "interrupted": "■"}
 
@@ -39,17 +41,29 @@ def style_tag() -> str:
     return f"<style>{stylesheet()}</style>"
 
 
-def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0.0) -> str:
+def wrapped(inner: str, *kinds: str, style: bool = True) -> str:
+    """HTML inside the ``ollama-nb`` box that the stylesheet styles (``kinds``: more classes),
+    the stylesheet first unless the page already has it."""
+    classes = " ".join(("ollama-nb", *kinds))
+    return f'<div class="{classes}">{style_tag() if style else ""}{inner}</div>'
+
+
+def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0.0,
+                model_s: float | None = None) -> str:  # fmt: skip
     """``qwen3 · 120 tokens · 45.1 tokens/s · model 2.31 s · tools 2 calls · 3.10 s in all``
 
-    The model's time is what the server reports for generating; "in all" is the wall clock from
-    the first request to the end, tool calls and the way there and back included."""
+    "model" is the time the model turns took (``model_s``, measured here; else the server's own
+    total), "in all" the wall clock from the first request to the end, tool calls and the way
+    there and back included: the first never exceeds the second."""
     parts = [model]
     if metrics.total_duration:
         parts.append(f"{metrics.eval_count} tokens")
         if metrics.tokens_per_s:
             parts.append(f"{metrics.tokens_per_s:.1f} tokens/s")
-        parts.append(f"model {duration(metrics.total_s)}")
+        if metrics.wait_s >= SHOWN_WAIT_S:
+            parts.append(f"waited {duration(metrics.wait_s)} for the server")
+        spent = model_s if model_s is not None else metrics.total_s
+        parts.append(f"model {duration(min(spent, wall_s) if wall_s else spent)}")
     else:
         parts.append("unfinished: no metrics")
     if rounds:
@@ -60,7 +74,9 @@ def status_line(model: str, metrics: Metrics, rounds: int = 0, wall_s: float = 0
 
 
 def reply_status(reply: Reply) -> str:
-    line = status_line(reply.model, reply.metrics, len(reply.trace), reply.trace.duration_s)
+    trace = reply.trace
+    model_s = sum(phases.span(t) for t in trace.turns if t.metrics is not None)
+    line = status_line(reply.model, reply.metrics, len(trace), inside_html.timeline_end(trace), model_s)
     return f"{line} · cut short (num_predict or the context length)" if reply.truncated else line
 
 
@@ -234,6 +250,7 @@ class LiveStatus:
     tool: ToolRound | None = None  # the call about to run or running
     reply: Reply | None = None  # once done
     problem: str = ""  # why it failed before anything was sent
+    waited_s: float = 0.0  # how long the request under way has had no byte back
 
 
 def status_html(status: LiveStatus) -> str:
@@ -252,6 +269,8 @@ def status_html(status: LiveStatus) -> str:
         turn = f" · turn {status.turn + 1}" if status.turn else ""
         doing = "streaming" if status.phase == "streaming" else "waiting for the model"
         text = f"{status.model}{turn} · {doing}…"
+        if status.phase == "waiting" and status.waited_s >= 1:
+            text = f"{status.model}{turn} · waiting for the server: {int(status.waited_s)} s: {WAITING}"
     return f'<div class="ollama-nb-status">{escape(text)}</div>'
 
 

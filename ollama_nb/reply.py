@@ -9,10 +9,11 @@ go through :meth:`Reply.to_record` and :meth:`Reply.from_record`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 
+from .messages import Message, problem
 from .stream import Metrics
 from .trace import ContextUse, ModelTurn, Notice, RenderedPrompt, ToolRound, Trace
 
@@ -47,6 +48,8 @@ class Reply:
     chat: str | None = None  # the conversation it belongs to, if any
     history_kept: bool = field(default=True, repr=False)  # False when read back: only its own part was saved
     code: str | None = field(default=None, repr=False)  # the answer's code, taken out with --code
+    # the last request's body as sent (not saved): the meter asks the server about it
+    last_request: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def received(self) -> bool:
@@ -127,9 +130,11 @@ class Reply:
         try:
             saved = _RECORD.validate_python({k: v for k, v in record.items() if k != "version"})
         except pydantic.ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"{where}: {first['msg']} ({exc.error_count()} problem(s))") from None
+            raise ValueError(problem(exc)) from None
+        try:  # the messages go to the server again (load_conversation): each must be one it takes
+            _MESSAGES.validate_python(saved.messages)
+        except pydantic.ValidationError as exc:
+            raise ValueError(f"messages.{problem(exc)}") from None
         return saved.reply()
 
 
@@ -148,7 +153,7 @@ class _Record:
     interrupted: bool = False
     max_rounds_reached: bool = False
     parsed: Any = None
-    history: int = 0
+    history: Annotated[int, pydantic.Field(ge=0)] = 0
     chat: str | None = None
     logprobs: list[dict[str, Any]] = field(default_factory=list)  # kept for the shaded view
 
@@ -166,6 +171,7 @@ class _Record:
 
 
 _RECORD = pydantic.TypeAdapter(_Record)
+_MESSAGES = pydantic.TypeAdapter(list[Message])
 
 
 def _plain(value: Any) -> Any:

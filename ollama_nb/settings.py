@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import InputError, OptionError
 from .options import check, keep_alive
+from .retry import DEFAULT_MAX_WAIT, DEFAULT_RETRIES
 
 THINK_LEVELS = ("low", "medium", "high", "max")
 Think = bool | Literal["low", "medium", "high", "max"] | None
@@ -36,6 +37,12 @@ class Settings(BaseModel):
     )  # sent to any host; else OLLAMA_API_KEY to ollama.com
     keep_alive: str | float | None = None  # "5m", seconds, 0 unloads, -1 keeps
     timeout: float | None = Field(default=None, gt=0)  # seconds of silence before a stream is given up
+    # -- a server shared by a class
+    queue_timeout: float | None = Field(default=None, gt=0)  # seconds before the first byte (queued)
+    retries: int = Field(default=DEFAULT_RETRIES, ge=0)  # busy answers (503, 429, 502, 504) asked again
+    retry_max_wait: float = Field(default=DEFAULT_MAX_WAIT, ge=0)  # seconds of waiting between them, in all
+    shared: bool = False  # refuse what changes the server for everyone (a reload) unless forced
+    force: bool = False  # a cell's --force: send it even so
     # -- what is asked
     system: str | None = None
     think: Think = None
@@ -152,14 +159,15 @@ def make(**values: Any) -> Settings:
 
 
 CONFIGURABLE = ("model", "host", "api_key", "keep_alive", "timeout", "max_rounds", "max_result_chars",
-                "strict_context", "system", "think", "notebook")  # fmt: skip
+                "strict_context", "system", "think", "queue_timeout", "retries", "retry_max_wait",
+                "shared", "notebook")  # fmt: skip
 
 
 def parse_setting(name: str, text: str) -> Any:
     """A ``%ollama config name=text`` value, typed by the field (``none`` or nothing: unset)."""
     if text.strip().lower() in ("", "none", "null"):
         return None
-    if name == "timeout" and text.strip() == "0":
+    if name in ("timeout", "queue_timeout") and text.strip() == "0":
         return None
     return text
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,9 @@ class Metrics:
     prompt_eval_duration: int = 0
     eval_count: int = 0
     eval_duration: int = 0
+    # measured here, not sent by Ollama: the time to the first byte that the server's durations
+    # leave out (other requests ahead in its queue, busy answers waited out)
+    wait_duration: int = 0
 
     @property
     def tokens_per_s(self) -> float:
@@ -73,6 +76,10 @@ class Metrics:
     @property
     def total_s(self) -> float:
         return self.total_duration / 1e9
+
+    @property
+    def wait_s(self) -> float:
+        return self.wait_duration / 1e9
 
     def __add__(self, other: Metrics) -> Metrics:
         return Metrics(**{k: getattr(self, k) + getattr(other, k) for k in self.__dataclass_fields__})
@@ -104,15 +111,21 @@ Event = TextDelta | ThinkingDelta | ToolCallEvent | Done
 
 
 class ThinkTagSplitter:
-    """Split ``<think>...</think>`` out of content, with tags that may be cut across chunks."""
+    """Split ``<think>...</think>`` out of content, with tags that may be cut across chunks.
 
-    def __init__(self) -> None:
+    ``declares`` says whether the model thinks (asked to, or its capabilities say so); it is
+    asked once, when the first tag arrives, so a plain answer costs no request. A model that
+    does not think keeps a literal ``<think>`` in its answer, as text."""
+
+    def __init__(self, declares: Callable[[], bool] = lambda: True) -> None:
         self._inside = False
         self._pending = ""
         self._seen_text = False
+        self._declares: Callable[[], bool] | None = declares
+        self._parse = True
 
     def feed(self, text: str) -> Iterator[TextDelta | ThinkingDelta]:
-        if not self._pending and "<" not in text:  # the usual chunk: no tag can start here
+        if not self._parse or (not self._pending and "<" not in text):  # no tag can start here
             yield from self._emit(text)
             return
         buffer = self._pending + text
@@ -120,6 +133,9 @@ class ThinkTagSplitter:
         while buffer:
             tag = THINK_CLOSE if self._inside else THINK_OPEN
             at = buffer.find(tag)
+            if at >= 0 and not self._inside and not self._thinks():
+                yield from self._emit(buffer)  # a plain model's literal tag is part of its answer
+                return
             if at < 0:
                 keep = _partial_suffix(buffer, tag)
                 buffer, self._pending = buffer[: len(buffer) - keep], buffer[len(buffer) - keep :]
@@ -134,6 +150,11 @@ class ThinkTagSplitter:
     def flush(self) -> Iterator[TextDelta | ThinkingDelta]:
         pending, self._pending = self._pending, ""
         yield from self._emit(pending)
+
+    def _thinks(self) -> bool:
+        if self._declares is not None:
+            self._parse, self._declares = bool(self._declares()), None
+        return self._parse
 
     def _emit(self, text: str) -> Iterator[TextDelta | ThinkingDelta]:
         if not text:
@@ -197,11 +218,13 @@ _KNOWN_DONE = {"model", "created_at", "message", "done", "done_reason", *Metrics
 
 class TurnReader:
     """Read one turn's raw chunks (dicts, as the server sent them) into events, keeping what
-    arrived: ``turn`` holds everything received so far, also when the stream fails half way."""
+    arrived: ``turn`` holds everything received so far, also when the stream fails half way.
+    ``thinks`` (see :class:`ThinkTagSplitter`): whether ``<think>`` tags in the content are
+    the model's thinking (servers before 0.9) or its words."""
 
-    def __init__(self) -> None:
+    def __init__(self, thinks: Callable[[], bool] = lambda: True) -> None:
         self.turn = Turn()
-        self._tags = ThinkTagSplitter()
+        self._tags = ThinkTagSplitter(thinks)
 
     def read(self, chunks: Iterable[dict[str, Any]]) -> Iterator[Event]:
         for chunk in chunks:

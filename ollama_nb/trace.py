@@ -19,6 +19,21 @@ from .stream import Metrics
 Status = Literal["pending", "running", "ok", "error", "refused", "interrupted"]
 
 
+@dataclass(frozen=True)
+class Carried:
+    """What a request sent besides its conversation that takes room in the prompt: the model
+    (its template), the tool schemas, the system prompt, images, the format and the think
+    setting. Sizes in characters; ``digest`` tells a change that keeps the sizes."""
+
+    model: str = ""
+    tools: int = 0  # characters of the tool schemas, as JSON
+    system: int = 0  # characters of the system prompt
+    images: int = 0  # images in the messages
+    format: int = 0  # characters of the format ("json" or a JSON schema)
+    think: str = ""  # the think setting sent ("" when not sent)
+    digest: str = ""
+
+
 @dataclass
 class ToolRound:
     """One tool call and its result. Times are seconds; ``started_s`` counts from the cell's start."""
@@ -54,6 +69,9 @@ class ModelTurn:
     tool_calls: int = 0
     error: str | None = None
     first_token_s: float | None = None  # seconds from the request to the first streamed piece
+    carried: Carried | None = None  # what its request sent besides the messages
+    # seconds before the first byte that the server's durations leave out: queued, or busy answers
+    wait_s: float | None = None
     kind: Literal["turn"] = "turn"
 
 
@@ -67,6 +85,9 @@ class Notice:
     kind: Literal["notice"] = "notice"
 
 
+Check = Literal["", "kept", "dropped", "unchecked"]
+
+
 @dataclass
 class ContextUse:
     """How full the model's context was: the context meter of one cell.
@@ -76,7 +97,10 @@ class ContextUse:
     ``num_ctx`` sent, the server's setting for the loaded model (``/api/ps``), or the model's
     own maximum (``/api/show``; the server may use less). ``previous_prompt`` is the last prompt
     of the conversation's previous cell, and ``added_at_least`` a low estimate of the tokens added
-    since (its answer and the new prompt): a prompt shorter than their sum was cut. :mod:`ollama_nb.context` measures it and says what it means.
+    since (its answer and the new prompt): a prompt shorter than their sum may have been cut,
+    unless what the requests carried besides messages changed (``carried``). ``check`` is the
+    server's own answer, when it was asked. :mod:`ollama_nb.context` measures it and says what
+    it means.
     """
 
     prompts: list[int]
@@ -89,7 +113,15 @@ class ContextUse:
     num_predict: int | None = None  # the -o num_predict sent, to tell which limit cut an answer
     trend: list[int] = field(default_factory=list)  # tokens used by the conversation's earlier cells
     started_s: float = 0.0
+    carried: list[Carried] = field(default_factory=list)  # what each turn's request carried
+    carried_before: Carried | None = None  # what the previous cell's last request carried
+    check: Check = ""  # the server's word on the last request: its oldest messages kept or dropped
+    check_note: str = ""  # why the server was not asked, or could not say
     kind: Literal["context"] = "context"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.limit, int) or isinstance(self.limit, bool) or self.limit <= 0:
+            self.limit = None  # a length that cannot be one (0, -4096, true) is unknown
 
     @property
     def prompt_tokens(self) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -171,6 +172,7 @@ class _LiveView:
         self.widget.add_class("ollama-nb-live")
         self._dirty: set[StreamingMarkdown] = set()
         self.clock = RedrawClock(self._draw, interval)
+        self._stop_counting = threading.Event()
 
     # -- the View hooks ---------------------------------------------------------------------
     def show(self) -> None:
@@ -203,7 +205,8 @@ class _LiveView:
 
     def turn(self, turn: ModelTurn) -> None:
         if not turn.duration_s:  # a turn starts
-            self._set_status(phase="waiting", turn=turn.index, tool=None)
+            self._set_status(phase="waiting", turn=turn.index, tool=None, waited_s=0.0)
+            self._count_the_wait()
 
     def notice(self, text: str) -> None:
         self.trace.notice(text)
@@ -246,17 +249,35 @@ class _LiveView:
                 part.release()
 
     def _final_draw(self) -> None:
+        self._stop_counting.set()
         self.clock.stop()
         with self.clock.lock:
             self._draw(on_timer=False)
             self._release()
 
     def _set_status(self, **changes: Any) -> None:
-        for name, value in changes.items():
-            setattr(self.status, name, value)
-        html = render.status_html(self.status)
-        if html != self._status_line.value:
-            self._status_line.value = html
+        with self.clock.lock:  # the wait's counter sets it from its own thread
+            for name, value in changes.items():
+                setattr(self.status, name, value)
+            html = render.status_html(self.status)
+            if html != self._status_line.value:
+                self._status_line.value = html
+
+    def _count_the_wait(self) -> None:
+        """Say every second how long the request has waited, until something comes back: a
+        server busy with other requests (or loading the model) sends nothing meanwhile."""
+        self._stop_counting.set()
+        stop = self._stop_counting = threading.Event()
+        started, turn = time.monotonic(), self.status.turn
+
+        def count() -> None:
+            while not stop.wait(1.0):
+                with self.clock.lock:
+                    if self.status.phase != "waiting" or self.status.turn != turn:
+                        return
+                    self._set_status(waited_s=time.monotonic() - started)
+
+        threading.Thread(target=count, name="ollama_nb-wait", daemon=True).start()
 
 
 class CellView(_LiveView):

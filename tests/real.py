@@ -24,9 +24,9 @@ from jupyter_client.manager import KernelManager
 
 from ollama_nb.render import MIME
 from scripts import real_ollama
-from scripts.real_ollama import PLAIN, THINK, TOOLS, RealOllama
+from scripts.real_ollama import PLAIN, THINK, TOOLCALL, TOOLS, RealOllama
 
-__all__ = ["PLAIN", "THINK", "TOOLS", "Kernel", "RealOllama", "Run"]
+__all__ = ["PLAIN", "THINK", "TOOLCALL", "TOOLS", "Kernel", "RealOllama", "Run"]
 
 GIVEN = os.environ.get("OLLAMA_NB_REAL_OLLAMA")  # a running Ollama to test against instead
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -68,6 +68,7 @@ def real_host() -> Iterator[str]:
         return
     ARTIFACTS.mkdir(exist_ok=True)
     with RealOllama(log=ARTIFACTS / "real-ollama.log") as server:
+        ensure_models(server.url)  # a model added since the last build (made from the GGUF, once)
         yield server.url
 
 
@@ -84,6 +85,7 @@ class Run:
     """The iopub messages of one execution, and what a user sees from them."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)  # what input() asked, when the test answers
 
     def of(self, *kinds: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m["msg_type"] in kinds]
@@ -136,14 +138,22 @@ class Kernel:
         self.client.wait_for_ready(timeout=60)
         self.run("%load_ext ollama_nb")
 
-    def run(self, code: str, timeout: float = 90, watch: Callable[[Run], None] | None = None) -> Run:
-        """Execute ``code`` as a cell; ``watch`` sees the run after each message (to act mid-cell)."""
-        msg_id = self.client.execute(code)
+    def run(self, code: str, timeout: float = 90, watch: Callable[[Run], None] | None = None,
+            answers: list[str] | None = None) -> Run:  # fmt: skip
+        """Execute ``code`` as a cell; ``watch`` sees the run after each message (to act mid-cell);
+        ``answers`` are typed, in order, into the cell's ``input()`` prompts (kept in ``run.prompts``)."""
+        msg_id = self.client.execute(code, allow_stdin=answers is not None)
         run, deadline = Run(), time.monotonic() + timeout
         while True:
+            if answers is not None:
+                self._answer(run, answers)
             try:
-                msg = self.client.get_iopub_msg(timeout=max(deadline - time.monotonic(), 0.1))
+                msg = self.client.get_iopub_msg(
+                    timeout=0.1 if answers is not None else max(deadline - time.monotonic(), 0.1)
+                )
             except queue.Empty:
+                if answers is not None and time.monotonic() < deadline:
+                    continue
                 raise TimeoutError(f"the cell did not finish in {timeout} s: {code[:80]!r}") from None
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
@@ -154,6 +164,14 @@ class Kernel:
             run.messages.append(msg)
             if watch is not None:
                 watch(run)
+
+    def _answer(self, run: Run, answers: list[str]) -> None:
+        try:
+            request = self.client.get_stdin_msg(timeout=0.01)
+        except queue.Empty:
+            return
+        run.prompts.append(request["content"]["prompt"])
+        self.client.input(answers.pop(0) if answers else "")
 
     def value(self, expression: str) -> Any:
         """A value from the kernel's namespace (through its repr, as literals)."""

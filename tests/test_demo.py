@@ -8,8 +8,10 @@ import ollama
 import pydantic
 import pytest
 
+import ollama_nb
 from ollama_nb.standin import DemoResponder, StandInServer
 from ollama_nb.standin.demo import demo_turn
+from ollama_nb.trace import ToolRound
 
 
 def ask(prompt: str, *, system: str = "", history: tuple[dict, ...] = (), thinks: bool = False, **extra):
@@ -141,3 +143,62 @@ def test_the_real_client_gets_a_structured_answer_from_the_stand_in():
             format=Person.model_json_schema(),
         )
     assert Person.model_validate_json(response.message.content).born == 1815
+
+
+def convert_units(value: float, from_unit: str, to_unit: str) -> float:
+    """Convert a value between units.
+
+    Args:
+        value: The amount to convert.
+        from_unit: The unit of the value, e.g. "miles".
+        to_unit: The unit wanted, e.g. "km".
+    """
+    return value * 1.609344
+
+
+def lookup_capital(country: str) -> str:
+    """The capital city of a country.
+
+    Args:
+        country: The country, e.g. "france".
+    """
+    return {"France": "Paris", "Japan": "Tokyo"}[country]
+
+
+@pytest.fixture
+def demo():
+    with StandInServer(responder=DemoResponder(delay=0)) as server:
+        yield server
+
+
+def test_a_teachers_two_questions_call_both_tools_with_the_prompts_words(demo):
+    """The issue's try: two sentences, two tools; arguments as the prompt writes them."""
+    reply = ollama_nb.chat("How many km is 26.2 miles? And what is the capital of France?", model="llama3.2",
+                           host=demo.url, tools=[convert_units, lookup_capital], display="none")  # fmt: skip
+    calls = [(t.name, t.arguments) for t in reply.trace if isinstance(t, ToolRound)]
+    assert calls == [("convert_units", {"value": 26.2, "from_unit": "miles", "to_unit": "km"}),
+                     ("lookup_capital", {"country": "France"})]  # fmt: skip
+    assert "Paris" in reply.content and "42.16" in reply.content
+
+
+def test_a_country_named_in_the_prompt_keeps_its_case(demo):
+    reply = ollama_nb.chat("What is the capital of Japan?", model="llama3.2", host=demo.url,
+                           tools=[convert_units, lookup_capital], display="none")  # fmt: skip
+    assert [(t.name, t.arguments) for t in reply.trace if isinstance(t, ToolRound)] == [
+        ("lookup_capital", {"country": "Japan"})]  # fmt: skip
+
+
+def test_when_the_prompt_does_not_give_an_argument_the_demo_model_says_so(demo):
+    reply = ollama_nb.chat("What is the capital?", model="llama3.2", host=demo.url,
+                           tools=[lookup_capital], display="none")  # fmt: skip
+    assert not [t for t in reply.trace if isinstance(t, ToolRound)]
+    assert "could not tell the `country` for `lookup_capital`" in reply.content
+
+
+def test_token_probabilities_vary_by_token_and_alternatives_are_tokens(demo):
+    reply = ollama_nb.chat("Why is the sky blue?", model="llama3.2", host=demo.url, display="none",
+                           logprobs=True, top_logprobs=3)  # fmt: skip
+    chances = {round(p["logprob"], 3) for p in reply.logprobs}
+    assert len(chances) > 5 and all(-0.8 < c <= 0 for c in chances)
+    alternatives = [a["token"] for p in reply.logprobs for a in p["top_logprobs"][1:]]
+    assert alternatives and not any("<alt" in a for a in alternatives)

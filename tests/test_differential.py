@@ -9,7 +9,10 @@ in ``ollama_nb.standin.server.ON_PURPOSE`` and allowed for here by name.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 from typing import Any
 
 import httpx
@@ -98,7 +101,31 @@ CASES: dict[str, tuple[str, str, Any]] = {
     "ps": ("GET", "/api/ps", None),
     "root": ("GET", "/", None),
     "unknown path": ("GET", "/api/nothing", None),
+    "unload": ("POST", "/api/generate", {"model": PLAIN, "keep_alive": 0}),
 }
+# making and fetching models; in this order (a model made, shown, removed). The blob's bytes are
+# new on every run, so the real server does not have it yet.
+BLOB = b"ollama_nb differential " + os.urandom(16)
+DIGEST = "sha256:" + hashlib.sha256(BLOB).hexdigest()
+COPY = "smollm2-differential"
+MODELS_CASES: dict[str, tuple[str, str, Any]] = {
+    "a blob the server does not have": ("HEAD", f"/api/blobs/{DIGEST}", None),
+    "a blob whose bytes do not match its digest": ("POST", f"/api/blobs/{DIGEST}", BLOB + b"!"),
+    "a blob uploaded": ("POST", f"/api/blobs/{DIGEST}", BLOB),
+    "the blob is there now": ("HEAD", f"/api/blobs/{DIGEST}", None),
+    "create from a model, with a system prompt": (
+        "POST", "/api/create", {"model": COPY, "from": PLAIN, "system": f"Be brief. {DIGEST}"}),
+    "show the model made": ("POST", "/api/show", {"model": COPY}),
+    # (a name on this machine's loopback: Ollama pulls a model it lacks, and must reach nothing else)
+    "create from a model that is not there": ("POST", "/api/create", {"model": COPY, "from": "127.0.0.1:1/x/y"}),
+    "create from nothing": ("POST", "/api/create", {"model": COPY}),
+    "create with a name that is not one": ("POST", "/api/create", {"model": "Bad Name!", "from": PLAIN}),
+    "create with a blob that is not there": (
+        "POST", "/api/create", {"model": COPY, "files": {"x.gguf": "sha256:" + "0" * 64}}),
+    "delete the model made": ("DELETE", "/api/delete", {"model": COPY}),
+    "delete a model that is not there": ("DELETE", "/api/delete", {"model": COPY}),
+    "pull from a registry that cannot be reached": ("POST", "/api/pull", {"model": "127.0.0.1:1/x/y"}),
+}  # fmt: skip
 
 
 def shape(value: Any) -> Any:
@@ -117,11 +144,15 @@ def ask(base: str, method: str, path: str, body: Any) -> dict[str, Any]:
     kind = response.headers.get("content-type", "")
     answer: dict[str, Any] = {"status": response.status_code, "content-type": kind}
     words_decide = isinstance(body, dict) and body.get("format")  # where a model stops in JSON
-    if "ndjson" in kind:
+    if "ndjson" in kind and path in ("/api/pull", "/api/create"):
+        answer["lines"] = _progress_lines([json.loads(line) for line in response.text.splitlines()])
+    elif "ndjson" in kind:
         chunks = [json.loads(line) for line in response.text.splitlines()]
         assert all(line for line in response.text.splitlines()), "no blank lines"
         answer["chunks"] = _chunk_shapes(chunks)
         answer["done_reason"] = None if words_decide else chunks[-1].get("done_reason")
+    elif "json" in kind and method == "HEAD":
+        answer["body"] = response.text
     elif "json" in kind:
         payload = response.json()
         answer["error" if "error" in payload else "shape"] = payload.get("error") or _body_shape(
@@ -136,6 +167,22 @@ def ask(base: str, method: str, path: str, body: Any) -> dict[str, Any]:
     else:
         answer["text"] = response.text
     return answer
+
+
+def _progress_lines(lines: list[dict[str, Any]]) -> list[Any]:
+    """A pull's or a create's lines, each status once in order, digests written as ``…``; an
+    error line by its words."""
+    seen: list[Any] = []
+    for line in lines:
+        kept = (
+            re.sub(r"open \S+/blobs/", "open …/blobs/", line["error"])  # the server's own models folder
+            if "error" in line
+            else re.sub(r"sha256:[0-9a-f]{64}", "sha256:…", line["status"])
+        )
+        item = {"error": kept} if "error" in line else {"status": kept, "shape": shape(line)}
+        if item not in seen:
+            seen.append(item)
+    return seen
 
 
 def _chunk_shapes(chunks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -184,5 +231,12 @@ def test_the_stand_in_answers_as_ollama_does(case, warm, stand_in):
     if case == "ps":  # the stand-in, too, has answered each model once
         for model in (PLAIN, TOOLS, THINK):
             httpx.post(f"{stand_in.url}/api/chat", json={"model": model, "messages": ASK, "options": SHORT})
+    real, ours = ask(warm, method, path, body), ask(stand_in.url, method, path, body)
+    assert ours == real, f"{case}: the stand-in differs (kept on purpose: {sorted(ON_PURPOSE)})"
+
+
+@pytest.mark.parametrize("case", list(MODELS_CASES))
+def test_the_stand_in_makes_and_fetches_models_as_ollama_does(case, warm, stand_in):
+    method, path, body = MODELS_CASES[case]
     real, ours = ask(warm, method, path, body), ask(stand_in.url, method, path, body)
     assert ours == real, f"{case}: the stand-in differs (kept on purpose: {sorted(ON_PURPOSE)})"

@@ -15,6 +15,7 @@ import ollama_nb
 from ollama_nb.render import MIME
 from ollama_nb.standin import Turn
 
+from . import conftest
 from .conftest import execute_notebook
 from .rawserver import Answer, RawServer, chunk, json_answer
 
@@ -106,3 +107,34 @@ def test_a_tool_that_clears_the_output_leaves_the_answer_saved(server):
     saved = [b[MIME] for b in bundles if MIME in b]
     assert len(saved) == 1 and saved[0]["content"] == "Done."
     assert any("tidy" in b.get("text/html", "") for b in bundles if MIME in b)
+
+
+def _errors(cell: Any) -> list[Any]:
+    return [o for o in cell.outputs if o["output_type"] == "error"]
+
+
+def test_an_interrupt_while_the_meter_asks_keeps_the_whole_answer(server):
+    with RawServer(routes={"/api/ps": Answer(content_type="application/json", hold=30)}) as raw:
+        nb = execute_notebook(
+            ["%load_ext ollama_nb", f"%%ollama -m m --host {raw.url}\nhi", "print(_ollama.content, _ollama.status)"],
+            server, allow_errors=True, interrupt_on_timeout=True, timeout_func=conftest.interrupt_after(4, raw.url),
+        )  # fmt: skip
+    (error,) = _errors(nb.cells[1])
+    assert error["ename"] == "Interrupted" and "complete" in error["evalue"]
+    saved = [o["data"][MIME] for o in nb.cells[1].outputs if MIME in o.get("data", {})]
+    assert saved and saved[0]["content"] == "ok"
+    assert nb.cells[2].outputs[0]["text"].split() == ["ok", "ok"]
+
+
+def test_interrupting_a_parallel_comparison_keeps_every_column(server):
+    words = [f"w{i} " for i in range(60)]
+    server.push(Turn(content="".join(words), delay=0.1), Turn(content="".join(words), delay=0.1))
+    nb = execute_notebook(
+        ["%load_ext ollama_nb", "%%ollama -m llama3.2,qwen3 --parallel\nCount slowly.",
+         "import time; time.sleep(1); print([len(r.content) > 0 for r in _ollama], _ollama.interrupted)"],
+        server, allow_errors=True, interrupt_on_timeout=True,
+        timeout_func=conftest.interrupt_after(3, "--parallel"),
+    )  # fmt: skip
+    assert nb.cells[2].outputs[0]["text"].strip() == "[True, True] True"
+    table = [o["data"]["text/plain"] for o in nb.cells[1].outputs if "text/plain" in o.get("data", {})]
+    assert table and "not asked" not in table[-1]

@@ -117,6 +117,7 @@ def test_the_timeline_shows_the_phases_of_each_turn_and_the_first_token(server):
     assert svg.count("<title>first token at") == 2 and "<title>add:" in svg
     block = inside_html.time_html(reply.trace)
     assert "Timeline: where the time went" in block and "turn 2: loading the model" in block
+    assert "times by the server&#x27;s own clock" in block  # the stand-in's figures are its own
 
 
 # -- token probabilities -------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_the_saved_output_keeps_the_meter_and_a_conversations_trend_and_warning(
     assert (
         "conversation &#x27;fruit&#x27;: " in html and " → " in html
     )  # the trend over the conversation's cells
-    assert "⚠ The prompt probably" in text and "%ollama reset fruit" in text
+    assert "⚠ The prompt lost its oldest messages" in text and "%ollama reset fruit" in text
     assert last[MIME]["trace"]["entries"][-1]["kind"] == "context"
 
 

@@ -62,7 +62,7 @@ def test_the_meter_warns_when_a_conversation_overflows_a_small_num_ctx(kernel):
         assert not run.errors, run.errors
     html, text = run.final["text/html"], run.final["text/plain"]
     assert "/ 64 tokens · " in html and "conversation &#x27;overflow&#x27;: " in html  # the trend
-    assert "⚠ The prompt probably lost its oldest messages" in text and "%ollama reset overflow" in text
+    assert "⚠ The prompt lost its oldest messages" in text and "%ollama reset overflow" in text
     assert kernel.value("(_ollama.context.limit, _ollama.context.source)") == (64, "server")  # from /api/ps
 
 

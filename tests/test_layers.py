@@ -16,8 +16,8 @@ from ollama_nb.standin import StandInServer
 PACKAGE = Path(__file__).resolve().parent.parent / "ollama_nb"
 
 FRONTS = {"__init__", "api", "magic", "commands", "chatwidget", "lab", "transformers"}
-PIPELINE = {"pipeline", "sidebyside"}
-VIEWS = {"views", "plain", "view", "clock", "comparisonview", "kernel"}
+PIPELINE = {"pipeline", "sidebyside", "models"}
+VIEWS = {"views", "plain", "view", "clock", "comparisonview", "kernel", "progressview"}
 RENDER = {"render", "inside_html", "comparison_html", "markdown", "persist"}
 ADAPTER = {"ollama_backend"}
 

@@ -68,7 +68,7 @@ def test_no_stream_gives_the_same_reply(ip, server):
 
 def test_old_style_think_tags_are_split_out(ip, server):
     server.push(Turn(content=["The ans", "wer."], thinking=["Let me ", "think."], think_tags=True))
-    run_cell(ip, "%%ollama -m llama3.2\nhi")
+    run_cell(ip, "%%ollama -m qwen3\nhi")  # a model that declares thinking
     reply = ip.user_ns["_ollama"]
     assert (reply.thinking, reply.content) == ("Let me think.", "The answer.")
 

@@ -189,7 +189,9 @@ def test_the_links_between_tutorials_lead_on():
 def test_inside_notebook_shows_the_meter_the_prompt_the_time_and_the_choice(executed):
     nb = executed("05_inside.ipynb")
     out = text(nb)
-    assert "⚠ The prompt probably" in out and "%ollama reset lists" in out  # the overflowing conversation
+    assert (
+        "⚠ The prompt lost its oldest messages" in out and "%ollama reset lists" in out
+    )  # the overflowing conversation
     refused = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o["output_type"] == "error"]
     assert [o["ename"] for o in refused] == ["ContextFull"]  # --strict-context: one line
     assert "<|im_start|>system\nAnswer in one word.<|im_end|>" in out  # %ollama render

@@ -1,7 +1,8 @@
 """The demo model: plays a small helpful model, without any model, for demos with no Ollama.
 
-It calls a tool when the prompt names what the tool does (arguments taken from the prompt),
-answers from the tools' results, answers the tutorials' kinds of prompts from a small table
+It calls a tool when a sentence of the prompt names what the tool does, with arguments taken
+from that sentence (see :func:`plan`; nothing is invented: when the sentence does not give a
+required argument it says so instead of calling), answers from the tools' results, answers the tutorials' kinds of prompts from a small table
 (:mod:`.answers`), answers in JSON valid against the schema when a ``format`` is asked for, and
 thinks (the working that leads to its answer) when the model thinks. Deterministic.
 """
@@ -20,8 +21,10 @@ from .script import Turn
 
 # words a tool's name says about when to call it, beyond the name's own words
 _SYNONYMS = {"add": {"plus", "sum"}, "multiply": {"times", "product"}, "divide": {"divided"},
-             "weather": {"temperature"}}  # fmt: skip
-_NOT_HINTS = {"get", "current", "two", "the", "numbers", "a", "of"}
+             "weather": {"temperature"}, "convert": {"how many", "how much"}}  # fmt: skip
+_NOT_HINTS = {"get", "current", "two", "the", "numbers", "a", "of", "lookup", "look", "find", "fetch", "to",
+              "from", "by", "for", "and", "with", "in"}  # fmt: skip
+_SENTENCE_END = re.compile(r"(?<=[.?!;])\s+|\n+")
 
 
 class DemoResponder:
@@ -43,13 +46,18 @@ def demo_turn(request: dict[str, Any], thinks: bool) -> Turn:
     messages = request.get("messages") or []
     if messages and messages[-1].get("role") == "tool":
         reply = _from_results(_trailing_tool_results(messages))
+        unclear = plan(Ask.of(request).prompt, request.get("tools") or [])[1]
+        reply = Answer(" ".join([reply.content, *unclear]).strip(), reply.thinking)
     else:
         ask = Ask.of(request)
-        calls = _tool_calls_for(ask.prompt, request.get("tools") or [])
+        calls, unclear = plan(ask.prompt, request.get("tools") or [])
         if calls:
             named = ", ".join(f"{c['name']}({json.dumps(c['arguments'])})" for c in calls)
             return Turn(thinking=f"A tool can answer this: I will call {named}." if thinks else "",
                         tool_calls=calls)  # fmt: skip
+        if unclear:
+            return Turn(content=" ".join(unclear),
+                        thinking="A tool fits, but the prompt does not give its arguments." if thinks else "")  # fmt: skip
         reply = notebook_answer(ask) or answer(ask)
         if request.get("format"):
             reply = Answer(
@@ -79,20 +87,39 @@ def _from_results(results: list[tuple[str, str]]) -> Answer:
     return Answer(" ".join(lines), "The tools have answered; I can give the result now.")
 
 
-def _tool_calls_for(prompt: str, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    words = set(re.findall(r"[a-z]+", prompt.lower()))
-    calls = []
+def plan(prompt: str, tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The calls the demo model makes for ``prompt``, and a sentence for each tool it would call
+    but cannot (a required argument the prompt does not give).
+
+    A tool is picked when a sentence of the prompt uses a word of its name (``capital`` for
+    ``lookup_capital``, ``weather`` for ``get_current_weather``; plurals too) or a synonym
+    (``plus``, ``times``, ``divided``, ``how many`` for ``convert``); its arguments come from
+    that sentence only (:class:`~ollama_nb.standin.fill.Filler`, strict)."""
+    sentences = [s.strip() for s in _SENTENCE_END.split(prompt) if s.strip()] or [prompt]
+    calls: list[dict[str, Any]] = []
+    unclear: list[str] = []
     for tool in tools:
         function = tool.get("function", {})
         name = function.get("name", "")
-        hints = set(name.lower().split("_")) - _NOT_HINTS
+        hints = set(re.split(r"[_\W]+", name.lower())) - _NOT_HINTS - {""}
         for hint in list(hints):
-            hints |= _SYNONYMS.get(hint, set())
-        if hints & words:
-            calls.append(
-                {"name": name, "arguments": Filler(prompt).arguments(function.get("parameters", {}))}
+            hints |= _SYNONYMS.get(hint, set()) | {hint.rstrip("s"), hint + "s"}
+        said = next(
+            (s for s in sentences if any(re.search(rf"\b{re.escape(h)}\b", s, re.I) for h in hints)), None
+        )
+        if said is None:
+            continue
+        filler = Filler(said, strict=True)
+        arguments = filler.arguments(function.get("parameters", {}))
+        if filler.missing:
+            unclear.append(
+                f"The demo model could not tell the {' and the '.join(f'`{m}`' for m in filler.missing)} "
+                f'for `{name}` from "{said}": it takes arguments only from the prompt\'s own words. '
+                "Name them in the prompt (see the README on the stand-in)."
             )
-    return calls
+        else:
+            calls.append({"name": name, "arguments": arguments})
+    return calls, unclear
 
 
 def _as_json(format: Any, ask: Ask, reply: Answer) -> str:  # noqa: A002 - Ollama's name

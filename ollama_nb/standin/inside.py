@@ -96,7 +96,10 @@ def rendered(body: dict[str, Any]) -> str:
 
 
 def render_only(model: str, body: dict[str, Any], created_at: str) -> dict[str, Any]:
-    """Ollama's answer to ``_debug_render_only``: one object, ``done: false``, no answer."""
+    """Ollama's answer to ``_debug_render_only``: one object, ``done: false``, no answer. As
+    Ollama does, it renders what it would keep: the oldest messages dropped to fit ``num_ctx``
+    (all of them with ``truncate: false``)."""
+    body = {**body, "messages": kept_messages(body)}
     images = sum(len(m.get("images") or []) for m in body.get("messages") or [] if isinstance(m, dict))
     info: dict[str, Any] = {"rendered_template": rendered(body)}
     if images:

@@ -32,6 +32,9 @@ class Turn:
     status: int = 200  # an HTTP error instead of an answer, with ``error`` as its message
     error: str = ""
     error_after: int | None = None  # chunks sent before an in-band {"error"} line
+    retry_after: str = ""  # a Retry-After header with the error status (seconds, or an HTTP date)
+    proxy_page: bool = False  # the error status comes as a proxy's HTML page (nginx's 502), not JSON
+    queued: float = 0.0  # seconds before the first byte: waiting for a free slot, as Ollama queues
     disconnect_after: int | None = None  # chunks sent before the connection is cut
     done_reason: str = "stop"
 
@@ -44,6 +47,28 @@ class Turn:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Turn:
         return cls(**data)
+
+    @classmethod
+    def busy(cls, retry_after: str = "") -> Turn:
+        """Ollama's answer when its queue is full (sched.go; two spaces in its words)."""
+        return cls(status=503, error=BUSY, retry_after=retry_after)
+
+    @classmethod
+    def rate_limited(cls, retry_after: str = "2") -> Turn:
+        """A 429, as Ollama's cloud answers when a user asks too often."""
+        return cls(status=429, error="too many requests", retry_after=retry_after)
+
+    @classmethod
+    def bad_gateway(cls) -> Turn:
+        """nginx's own page when no server behind it answered."""
+        return cls(status=502, proxy_page=True)
+
+
+BUSY = "server busy, please try again.  maximum pending requests exceeded"
+PROXY_PAGE = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway"
+    "</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 def _chunks(value: str | list[str]) -> list[str]:

@@ -1,14 +1,17 @@
 """A stand-in Ollama server on 127.0.0.1 that the real ``ollama`` client cannot tell from Ollama.
 
 It speaks ``/api/chat`` (streamed as chunked NDJSON, or one JSON object), ``/api/tags``,
-``/api/show``, ``/api/ps``, ``/api/version`` and ``/``; answers chats from a script of
-:class:`Turn` objects (then from the demo responder); and logs every request it receives.
+``/api/show``, ``/api/ps``, ``/api/version`` and ``/``, and makes and fetches models:
+``/api/pull`` (paced, resumable, from a small registry of its own), ``/api/blobs/:digest``,
+``/api/create``, ``/api/delete``, and ``/api/generate`` to load or unload one. It answers chats
+from a script of :class:`Turn` objects (then from the demo responder); and logs every request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import socket
 import threading
@@ -20,11 +23,11 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from . import inside
+from . import inside, store
 from .cassette import Cassette
 from .demo import DemoResponder
 from .loopback import LoopbackServer, chunked_line
-from .script import DEFAULT_MODELS, Model, Turn
+from .script import DEFAULT_MODELS, PROXY_PAGE, Model, Turn
 
 VERSION = "0.24.0"  # the Ollama it answers as (set StandIn.version to be an older one)
 # Where the stand-in answers differently from a real Ollama on purpose; everything else is
@@ -33,8 +36,11 @@ ON_PURPOSE = {
     "words": "the answers are canned (scripted turns, the demo responder), not a model's; a chunk "
     "is a word, not a token, and the counts and durations are modelled (see _metrics)",
     "/api/show": "no weights: no tensors, and model_info has only the architecture and context length",
-    "logprobs": "made up: -0.5 for the chunk's word, lower for its made-up alternatives",
+    "logprobs": "made up: a plausible, varying probability per word, and made-up alternatives",
+    "/api/pull": "no network: a registry of its own (store.REGISTRY_MODELS), bytes counted, not fetched",
+    "/api/generate": "only loading and unloading a model (no prompt); a prompt is refused",
 }
+MODELS_DIR = "/root/.ollama/models"  # where it says its blobs are (Ollama's default)
 THINK_VALUES = (True, False, "high", "medium", "low", "max")
 Responder = Callable[[dict[str, Any], bool], Turn]
 
@@ -52,6 +58,7 @@ class LoggedRequest:
     received_at: float = field(default_factory=time.perf_counter)  # body read, answer not begun
     first_chunk_at: float = 0.0  # wall clock (time.time) when the first chunk went out
     finished_at: float = 0.0  # perf_counter when the last byte went out
+    headers: dict[str, str] = field(default_factory=dict)  # as received (names as the client wrote them)
 
 
 @dataclass
@@ -67,6 +74,27 @@ class StandIn:
     speed: float = 1.0  # replay pacing: 2.0 plays a cassette twice as fast
     loaded: dict[str, tuple[Model, int]] = field(default_factory=dict)  # /api/ps: model, num_ctx
     version: str = VERSION  # an older one ignores what it did not know yet (standin/inside.py)
+    registry: tuple[Model, ...] = DEFAULT_MODELS + store.REGISTRY_MODELS  # what /api/pull can fetch
+    pull_speed: float = 200e6  # bytes per second a pull "downloads"
+    pull_tick: float = 0.05  # seconds between a pull's progress lines
+    pulled: dict[str, int] = field(default_factory=dict)  # layer digest: bytes it has (partial too)
+    blobs: dict[str, int] = field(default_factory=dict)  # uploaded blob digest: size
+    made: dict[str, store.Made] = field(default_factory=dict)  # models from /api/create
+
+    def __post_init__(self) -> None:
+        for model in self.models:  # the models it has came with all their layers
+            self.pulled.update(store.listing(model).blobs())
+
+    def add(self, model: Model) -> None:
+        with self.lock:
+            self.models = (*(m for m in self.models if m.name != model.name), model)
+
+    def remove(self, name: str) -> bool:
+        found = self.model(name)
+        with self.lock:
+            self.models = tuple(m for m in self.models if m is not found)
+            self.loaded.pop(found.name if found else "", None)
+        return found is not None
 
     def model(self, name: str) -> Model | None:
         full = name if ":" in name else name + ":latest"
@@ -99,10 +127,10 @@ class StandInServer(LoopbackServer):
         port: int = 0,
         cassette: Cassette | None = None,
         speed: float = 1.0,
+        pull_speed: float = 200e6,
     ) -> None:
-        self.state = StandIn(
-            deque(script), models, responder or DemoResponder(), cassette=cassette, speed=speed
-        )
+        self.state = StandIn(deque(script), models, responder or DemoResponder(), cassette=cassette,
+                             speed=speed, pull_speed=pull_speed)  # fmt: skip
         super().__init__(_Handler, {"state": self.state}, port)
 
     @property
@@ -191,7 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, b"404 page not found", "text/plain")  # Go's router, not Ollama's JSON
 
     def _log(self, body: dict[str, Any] | None) -> LoggedRequest:
-        entry = LoggedRequest(self.command, self.path, body, self.client_address[:2])
+        entry = LoggedRequest(
+            self.command, self.path, body, self.client_address[:2], headers=dict(self.headers)
+        )
         with self.state.lock:
             self.state.requests.append(entry)
         return entry
@@ -199,9 +229,33 @@ class _Handler(BaseHTTPRequestHandler):
     # -- routes -----------------------------------------------------------------------------
     def do_HEAD(self) -> None:
         self._log(None).completed = True
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
+        digest = self.path.removeprefix("/api/blobs/")
+        if self.path.startswith("/api/blobs/") and digest not in self.state.blobs:
+            self.send_response(404)  # Ollama's JSON error, which HEAD does not send
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(json.dumps({"error": f"blob {digest!r} not found"}))))
+        else:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def do_DELETE(self) -> None:
+        body, problem = self._read_body()
+        entry = self._log(body)
+        name = str((body or {}).get("model") or (body or {}).get("name") or "")
+        if problem:
+            self._error(400, problem)
+        elif self.path != "/api/delete":
+            self._not_found()
+        elif body is None:
+            self._error(400, "missing request body")
+        elif not self.state.remove(name):
+            self._error(404, f"model '{name}' not found")
+        else:
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        entry.completed = True
 
     def _replayed(self, body: dict[str, Any] | None, entry: LoggedRequest) -> bool:
         """Answer from the cassette, with the recorded pacing, when it has this request."""
@@ -236,6 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
         entry.completed = True
 
     def do_POST(self) -> None:
+        if self.path.startswith("/api/blobs/"):
+            self._blob(self.path.removeprefix("/api/blobs/"))
+            return
         body, problem = self._read_body()
         entry = self._log(body)
         if self._replayed(body, entry):
@@ -249,6 +306,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         elif self.path == "/api/show":
             self._show(body or {})
+        elif self.path in ("/api/pull", "/api/create") and body is None:
+            self._error(400, "missing request body")
+        elif self.path == "/api/pull" and body is not None:
+            self._pull(body, entry)
+            return
+        elif self.path == "/api/create" and body is not None:
+            self._create(body, entry)
+            return
+        elif self.path == "/api/generate":
+            self._generate(body or {})
         else:
             self._not_found()
         entry.completed = True
@@ -276,13 +343,19 @@ class _Handler(BaseHTTPRequestHandler):
         if model is None:
             self._error(404, f"model '{name}' not found")
             return
-        self._send_json(200, {
+        made = self.state.made.get(model.name)
+        shown = {
             "modelfile": f"FROM {model.name}\n", "parameters": 'stop                           "<|im_end|>"',
             "template": "{{ .Prompt }}", "details": _details(model),
             "model_info": {"general.architecture": model.family,
                            f"{model.family}.context_length": model.context_length},
             "capabilities": list(model.capabilities), "modified_at": _now(),
-        })  # fmt: skip
+        }  # fmt: skip
+        if made is not None:
+            shown.update(template=made.template, parameters=store.parameters_text(made.parameters))
+            if made.system:
+                shown["system"] = made.system
+        self._send_json(200, shown)
 
     def _chat(self, body: dict[str, Any], entry: LoggedRequest) -> None:
         body = inside.as_understood(body, self.state.version)  # an older one ignores newer fields
@@ -306,7 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.state.loaded[model.name] = (model, _num_ctx(body))
             if turn.status != 200:
-                self._error(turn.status, turn.error)
+                self._refuse(turn)
             elif body.get("stream", True):
                 self._stream(name, _cut(turn, body), entry, body)
                 return
@@ -314,7 +387,21 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(200, _collapse(name, _cut(turn, body), body))
         entry.completed = True
 
+    def _refuse(self, turn: Turn) -> None:
+        """A scripted error status: Ollama's JSON, or a proxy's page; with a Retry-After."""
+        page = turn.proxy_page
+        data = PROXY_PAGE.encode() if page else json.dumps({"error": turn.error}).encode()
+        self.send_response(turn.status)
+        self.send_header("Content-Type", "text/html" if page else "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        if turn.retry_after:
+            self.send_header("Retry-After", turn.retry_after)
+        self.end_headers()
+        self.wfile.write(data)
+
     def _stream(self, model: str, turn: Turn, entry: LoggedRequest, body: dict[str, Any]) -> None:
+        if turn.queued:  # Ollama holds the request, sending nothing, until a slot is free
+            time.sleep(turn.queued)
         self._begin_stream(200, "application/x-ndjson")
         try:
             for count, line in enumerate(_lines(model, turn, body)):
@@ -336,6 +423,155 @@ class _Handler(BaseHTTPRequestHandler):
             entry.hung_up = True  # the client hung up: Ollama cancels the request
             self.close_connection = True
 
+    # -- making and fetching models ----------------------------------------------------------
+    def _pull(self, body: dict[str, Any], entry: LoggedRequest) -> None:
+        """Ollama's pull: the manifest, each layer's progress (from the bytes it already has),
+        then verifying, writing the manifest, success. Paced by ``pull_speed``."""
+        state, name = self.state, str(body.get("model") or body.get("name") or "")
+        wanted = store.full_name(name)
+        found = next((m for m in state.registry if m.name == wanted), None)
+        self._begin_stream(200, "application/x-ndjson")
+        try:
+            self._write_chunk({"status": "pulling manifest"})
+            problem = store.unreachable(name) or (None if found else store.NOT_IN_REGISTRY)
+            if problem or found is None:
+                self._write_chunk({"error": problem})
+                self._end_stream(entry)
+                return
+            step = max(int(state.pull_speed * state.pull_tick), 1)
+            for digest, total in store.listing(found).blobs():
+                have = state.pulled.get(digest, 0)
+                self._write_chunk(_progress(digest, total, have))
+                while have < total:
+                    time.sleep(state.pull_tick)
+                    have = min(have + step, total)
+                    self._write_chunk(_progress(digest, total, have))
+                    state.pulled[digest] = have  # kept when the client hangs up: the next pull resumes
+            for status in ("verifying sha256 digest", "writing manifest", "success"):
+                self._write_chunk({"status": status})
+            state.add(found)
+            self._end_stream(entry)
+        except (BrokenPipeError, ConnectionResetError):
+            entry.hung_up = True  # Ollama cancels the download and keeps the partial layers
+            self.close_connection = True
+
+    def _blob(self, digest: str) -> None:
+        """``POST /api/blobs/sha256:...``: the upload is checked against its digest."""
+        entry = self._log(None)
+        sha, size = hashlib.sha256(), 0
+        for piece in self._raw_pieces():
+            sha.update(piece)
+            size += len(piece)
+        got = "sha256:" + sha.hexdigest()
+        if not re.fullmatch(r"sha256[:-][0-9a-f]{64}", digest):
+            self._error(400, "invalid digest format")
+        elif digest in self.state.blobs:
+            self._send_empty(200)
+        elif got != digest:
+            self._error(400, f"digest mismatch, expected {json.dumps(digest)}, got {json.dumps(got)}")
+        else:
+            self.state.blobs[digest] = size
+            self._send_empty(201)
+        entry.completed = True
+
+    def _send_empty(self, status: int) -> None:
+        """A status with no body and no content type, as Go's ``c.Status`` sends it."""
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _raw_pieces(self) -> Iterator[bytes]:
+        """The request body as it comes: Content-Length, or chunked (an upload of unknown size)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                yield self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+            return
+        left = int(self.headers.get("Content-Length") or 0)
+        while left > 0:
+            piece = self.rfile.read(min(left, 1 << 20))
+            if not piece:
+                return
+            left -= len(piece)
+            yield piece
+
+    def _create(self, body: dict[str, Any], entry: LoggedRequest) -> None:
+        """Ollama's create from uploaded files or from a model it has."""
+        state = self.state
+        name = str(body.get("model") or body.get("name") or "")
+        files, base = body.get("files") or {}, str(body.get("from") or "")
+        source = state.model(base) if base else None
+        missing = [d for d in files.values() if d not in state.blobs]
+        if not _VALID_NAME.fullmatch(name):
+            self._error(400, "invalid model name")
+        elif not files and not base:
+            self._send(400, json.dumps({"error": "neither 'from' or 'files' was specified"}).encode(),
+                       "application/json")  # fmt: skip
+        elif missing:  # Ollama opens the blob while parsing, after its first line
+            self._stream_lines(entry, [{"status": "parsing GGUF"}],
+                               error=f"open {MODELS_DIR}/blobs/{missing[0].replace(':', '-')}: no such file or directory")  # fmt: skip
+        elif (
+            base and source is None
+        ):  # Ollama pulls a model it does not have; the stand-in's registry has none
+            self._stream_lines(entry, [{"status": "pulling manifest"}],
+                               error=store.unreachable(base) or store.NOT_IN_REGISTRY)  # fmt: skip
+        else:
+            earlier = state.made.get(source.name) if source else None
+            made = store.Made(template=str(body.get("template") or (earlier.template if earlier else "{{ .Prompt }}")),
+                              system=str(body.get("system") or ""), parameters=dict(body.get("parameters") or {}))  # fmt: skip
+            layers = [digest for digest in files.values()] or [store.layer_digest(base, "model")]
+            lines = [{"status": "parsing GGUF"}] if files else []
+            lines += [{"status": f"using existing layer {d}"} for d in layers]
+            for kind in ("template", "system", "params"):
+                if body.get({"params": "parameters"}.get(kind, kind)):
+                    lines.append({"status": f"creating new layer {store.layer_digest(name, kind)}"})
+            lines += [{"status": "writing manifest"}, {"status": "success"}]
+            like = source or Model(name, "llama", "134.52M", ("completion",), size=sum(state.blobs[d] for d in files.values()),
+                                   quantization_level="Q4_1", context_length=8_192)  # fmt: skip
+            model = replace(
+                like,
+                name=store.full_name(name),
+                capabilities=store.capabilities_of(made.template, like.capabilities),
+            )
+            state.made[model.name] = made
+            state.add(model)
+            self._stream_lines(entry, lines)
+            return
+        entry.completed = True
+
+    def _stream_lines(self, entry: LoggedRequest, lines: list[dict[str, Any]], error: str = "") -> None:
+        """Progress lines as Ollama streams them; an error before any line is a plain JSON 500."""
+        if error and not lines:
+            self._send(500, json.dumps({"error": error}).encode(), "application/json")
+            entry.completed = True
+            return
+        self._begin_stream(200, "application/x-ndjson")
+        for line in lines:
+            self._write_chunk(line)
+        if error:
+            self._write_chunk({"error": error})
+        self._end_stream(entry)
+
+    def _generate(self, body: dict[str, Any]) -> None:
+        """Only what ``ollama stop`` and a preload do: no prompt, keep_alive 0 unloads."""
+        name = str(body.get("model") or "")
+        model = self.state.model(name)
+        if body.get("prompt"):
+            self._error(501, "the stand-in only loads and unloads with /api/generate: use /api/chat")
+            return
+        if model is None:
+            self._error(404, f"model '{name}' not found")
+            return
+        unload = body.get("keep_alive") in (0, "0", "0s")
+        with self.state.lock:
+            if unload:
+                self.state.loaded.pop(model.name, None)
+            else:
+                self.state.loaded[model.name] = (model, _num_ctx(body))
+        self._send_json(200, {"model": name, "created_at": _now(), "response": "", "done": True,
+                              "done_reason": "unload" if unload else "load"})  # fmt: skip
+
     def _write_chunk(self, payload: dict[str, Any]) -> None:
         self._write_line(json.dumps(payload, separators=(",", ":")).encode())
 
@@ -343,6 +579,17 @@ class _Handler(BaseHTTPRequestHandler):
         """One NDJSON line as one HTTP chunk, sent at once (as Ollama flushes each)."""
         self.wfile.write(chunked_line(line))
         self.wfile.flush()
+
+
+_VALID_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(?::[\w][\w.-]{0,127})?(?:/[\w][\w.-]*(?::[\w.-]+)?)*")
+
+
+def _progress(digest: str, total: int, completed: int) -> dict[str, Any]:
+    """One layer's progress line (Go leaves ``completed`` out while it is 0)."""
+    line: dict[str, Any] = {"status": f"pulling {digest[7:19]}", "digest": digest, "total": total}
+    if completed:
+        line["completed"] = completed
+    return line
 
 
 _GO_DURATION = re.compile(r"0|[-+]?(\d+(\.\d*)?(ns|us|µs|ms|s|m|h))+")
@@ -416,6 +663,7 @@ def _lines(model: str, turn: Turn, request: dict[str, Any] | None = None) -> Ite
         final["message"]["tool_calls"] = calls
     tokens = len(thinking) + len(content) + len(calls)
     metrics = _metrics(request, tokens, time.perf_counter_ns() - started)
+    metrics["total_duration"] += round(turn.queued * 1e9)  # Ollama's total counts the wait for a slot
     final.update(done_reason=turn.done_reason, **{k: v for k, v in metrics.items() if v})  # Go's omitempty
     yield final
 
@@ -432,14 +680,31 @@ def _metrics(request: dict[str, Any], tokens: int, elapsed_ns: int) -> dict[str,
             "eval_count": tokens, "eval_duration": eval_ns}  # fmt: skip
 
 
+_ALTERNATIVES = (" the", " a", ",", ".", " and", " is", " of", " to", " it", " that", "\n", " this", " so")
+
+
 def _logprobs(piece: str, top: int | None) -> list[dict[str, Any]] | None:
-    """Ollama's ``logprobs`` for one chunk, when the request asked for them."""
+    """Ollama's ``logprobs`` for one chunk, when the request asked for them: a probability
+    that varies by word (45-99 %, the same word always the same), and alternatives from a few
+    common tokens sharing what is left."""
     if top is None:
         return None
-    entry: dict[str, Any] = {"token": piece, "logprob": -0.5, "bytes": list(piece.encode())}
+    seed = int(hashlib.sha256(piece.encode()).hexdigest()[:8], 16)
+    chosen = 0.45 + 0.54 * (seed % 1000) / 999
+    entry: dict[str, Any] = {
+        "token": piece,
+        "logprob": round(math.log(chosen), 4),
+        "bytes": list(piece.encode()),
+    }
     if top:
-        others = [(piece, -0.5)] + [(f"<alt{i}>", -1.0 - i) for i in range(1, top)]
-        entry["top_logprobs"] = [{"token": t, "logprob": lp, "bytes": list(t.encode())} for t, lp in others]
+        others = [t for t in _ALTERNATIVES if t != piece]
+        start = seed % len(others)
+        rest, alternatives = 1 - chosen, [(piece, chosen)]
+        for i in range(1, top):
+            rest *= 0.55  # each alternative takes a little over half of what the one before left
+            alternatives.append((others[(start + i) % len(others)], max(rest, 1e-6)))
+        entry["top_logprobs"] = [{"token": t, "logprob": round(math.log(p), 4), "bytes": list(t.encode())}
+                                 for t, p in alternatives]  # fmt: skip
     return [entry]
 
 

@@ -71,7 +71,7 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "%%ollama -m llama3.2\nName the three": ["Red, yellow and blue.", "/ 4,096 tokens"],
         "%%ollama -m llama3.2 --chat lists -o num_ctx=64\nAnd this one": [
             "I cannot see a first list",
-            "⚠ The prompt probably lost its oldest messages",
+            "⚠ The prompt lost its oldest messages",
         ],
         "%%ollama -m llama3.2 --chat lists -o num_ctx=64 --strict-context": ["ContextFull", "does not fit"],
         "%ollama render -m llama3.2": ["<|im_start|>system", "Answer in one word."],
