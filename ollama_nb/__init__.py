@@ -133,8 +133,10 @@ __all__ = [
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    from .cells import install
     from .magic import OllamaMagics
     from .transformers import register
 
     ipython.register_magics(OllamaMagics)
     register(ipython)
+    install(ipython)  # the cells from now on, for --notebook and --fix

@@ -12,9 +12,11 @@ from typing import Any
 
 from . import pipeline, sidebyside
 from .backend import Backend
+from .cells import current as recorded
 from .comparison import Comparison, variants
 from .conversation import Conversation, conversation, conversations
 from .errors import InputError, OptionError
+from .nbcontext import Notebook
 from .reply import Reply
 from .settings import Settings, defaults
 from .trace import RenderedPrompt
@@ -62,6 +64,7 @@ def chat(
     view: View | None = None,
     cancel: threading.Event | None = None,
     backend: Backend | None = None,
+    cells: Notebook | None = None,
     **changes: Any,
 ) -> Reply:
     """Ask ``model`` and return the :class:`Reply`; with ``display`` the answer streams into the
@@ -77,13 +80,26 @@ def chat(
     (any :class:`~ollama_nb.viewbase.View`); ``cancel`` stops the exchange when set from another
     thread; ``backend`` talks to another server implementation (:class:`~ollama_nb.backend.Backend`).
 
+    ``notebook=True`` sends the notebook's cells ahead of the prompt (as many as fit a quarter of
+    the context, newest first), ``notebook=N`` the last N, ``notebook="fix"`` the last failing cell
+    and the cells it depends on: from ``cells``, else those the kernel recorded since ``%load_ext
+    ollama_nb`` (:mod:`ollama_nb.cells`).
+
     Raises a short :class:`OllamaNbError` (or ``Interrupted``) with the partial reply as ``.reply``.
     """
     chosen = settings_for(settings, model=model, **changes)
     thread = conversation(chat) if isinstance(chat, str) else chat
+    if chosen.notebook and cells is None:
+        cells = _recorded()
     shown = view or choose_view(display, chosen.model or (thread.model if thread else None) or "")
     return pipeline.run(chosen, prompt, shown, chat=thread, cell=cell, history=history, cancel=cancel,
-                        backend=backend)  # fmt: skip
+                        backend=backend, notebook=cells)  # fmt: skip
+
+
+def _recorded() -> Notebook | None:
+    """The cells the kernel recorded since ``%load_ext ollama_nb``, or None where it never ran."""
+    found = recorded()
+    return found.snapshot() if found is not None else None
 
 
 def render_prompt(
@@ -101,7 +117,9 @@ def render_prompt(
     server's template renders it; nothing is generated. Raises :class:`Unsupported` (one line)
     when the server cannot render (Ollama before 0.11.5)."""
     chosen = settings_for(settings, model=model, **changes)
-    ready = pipeline.prepare(chosen, prompt, chat=chat, cell=cell, history=history, backend=backend)
+    cells = _recorded() if chosen.notebook else None
+    ready = pipeline.prepare(chosen, prompt, chat=chat, cell=cell, history=history, backend=backend,
+                             notebook=cells)  # fmt: skip
     return pipeline.render(ready)
 
 

@@ -29,10 +29,12 @@ from IPython.display import display
 
 from . import api, pipeline, render
 from .backend import ModelInfo
+from .cells import current as recorded
 from .conversation import Conversation
 from .errors import Interrupted, OllamaNbError, ServerUnreachable
 from .hosts import endpoint, mask
 from .markdown import to_html
+from .nbcontext import Notebook
 from .reply import TEXT_PREVIEW, Reply, clipped
 from .settings import Settings, defaults
 from .view import BoxView, display_live
@@ -57,6 +59,8 @@ class _Message:
     view: BoxView
     future: Future[Reply | None] = field(default_factory=Future)
     cancel: threading.Event = field(default_factory=threading.Event)
+    use_notebook: bool = False
+    cells: Notebook | None = None  # the notebook as it was when sent (None: not recorded)
 
 
 class ChatWidget(widgets.VBox):
@@ -104,13 +108,22 @@ class ChatWidget(widgets.VBox):
         self.clear = widgets.Button(
             description="Clear", icon="trash", tooltip="Start afresh: forget this conversation"
         )
+        self.use_notebook = widgets.Checkbox(
+            value=bool(self.settings.notebook), description="Use the notebook", indent=False,
+            tooltip="send the notebook's cells with each message (those the conversation has not seen)",
+        )  # fmt: skip
         self.send.on_click(lambda _: self.ask(self.input.value))
         self.stop.on_click(lambda _: self.cancel())
         self.clear.on_click(lambda _: self.reset())
         self.input.on_msg(self._on_input)
         self.picker.observe(lambda change: setattr(self, "model", change["new"] or ""), "value")
         super().__init__(
-            [self.picker, self.history, self.input, widgets.HBox([self.send, self.stop, self.clear])],
+            [
+                self.picker,
+                self.history,
+                self.input,
+                widgets.HBox([self.send, self.stop, self.clear, self.use_notebook]),
+            ],
             **kwargs,
         )
         self.add_class("ollama-nb")
@@ -261,6 +274,9 @@ class ChatWidget(widgets.VBox):
         self.input.value = ""
         view = BoxView(self.model)
         message = _Message(prompt, self.model, view, future)
+        if self.use_notebook.value:  # taken now, in the kernel's thread, as the cells stand
+            found = recorded()
+            message.use_notebook, message.cells = True, found.snapshot() if found is not None else None
         with self._lock:
             if self._pending:
                 view.queued()
@@ -313,8 +329,10 @@ class ChatWidget(widgets.VBox):
             view.fail(refusal)
             return None
         try:
-            reply = api.chat(message.prompt, model=message.model, settings=self.settings, chat=self.conversation,
-                             cell=f"message {self._next()}", view=view, cancel=message.cancel)  # fmt: skip
+            notebook = (self.settings.notebook or True) if message.use_notebook else None
+            reply = api.chat(message.prompt, model=message.model, settings=self.settings.replace(notebook=notebook),
+                             chat=self.conversation, cell=f"message {self._next()}", view=view,
+                             cancel=message.cancel, cells=message.cells)  # fmt: skip
         except ServerUnreachable:  # said in the box's words: it has no --host option
             view.fail(f"No Ollama answered at {self._host()}. Start it with `ollama serve`, "
                       "or give the box another address: ChatWidget(host=...).")  # fmt: skip

@@ -107,12 +107,14 @@ class Conversation:
         return earlier[-1].carried if earlier else None
 
     def record(self, cell: str | None, messages: list[dict[str, Any]], *, partial: bool = False,
-               usage: Usage | None = None) -> None:  # fmt: skip
+               usage: Usage | None = None, leading: int = 0) -> None:  # fmt: skip
         """Keep a turn: ``messages`` is its whole request list (history, the user's message, what
-        came back). Only the turn's own messages are added, after any recorded meanwhile.
+        came back). Only the turn's own messages are added, after any recorded meanwhile: from
+        its prompt, and the ``leading`` messages sent just ahead of it (the notebook shown).
         ``usage``: its last prompt's size, the tokens it used of the context, and what its
         last request carried besides messages."""
         start = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=0)
+        start = max(start - leading, 0)
         own = [dict(m) for m in messages[start:]]
         system = messages[0] if messages and messages[0].get("role") == "system" else None
         with self._lock:

@@ -26,3 +26,12 @@ def kernel_parent() -> dict[str, Any]:
 
 def parent_msg_id() -> str:
     return kernel_parent().get("header", {}).get("msg_id", "")
+
+
+def can_insert_cells() -> bool:
+    """Whether a new cell can be put below the asking one (``set_next_input``): a terminal can
+    (the next prompt), and a front end a person uses; a batch run (nbclient, papermill,
+    ``jupyter execute``) sends no stdin and drops the request."""
+    if _kernel() is None:
+        return True
+    return bool(kernel_parent().get("content", {}).get("allow_stdin", True))

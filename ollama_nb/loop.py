@@ -31,7 +31,7 @@ from .stream import (
     TurnReader,
 )
 from .tools import Outcome, Toolbox
-from .trace import ModelTurn, Notice, RenderedPrompt, ToolRound, Trace
+from .trace import FromNotebook, ModelTurn, Notice, RenderedPrompt, ToolRound, Trace
 from .viewbase import NullView, View
 
 DEFAULT_MAX_ROUNDS = 10
@@ -72,21 +72,21 @@ def run(
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     confirm: Confirm | None = None,
     cancel: threading.Event | None = None,
-    preface: Sequence[str | RenderedPrompt] = (),
+    preface: Sequence[str | RenderedPrompt | FromNotebook] = (),
 ) -> Reply:
     """Run one cell's exchange to the end. Raises :class:`OllamaNbError` or :class:`Interrupted`
     carrying the finished partial reply as ``.reply``; what arrived is never lost.
 
     ``cancel``, set from another thread (a Stop button), ends the exchange like an interrupt,
     also while waiting for the first chunk. ``preface`` goes into the trace first, texts as
-    notices (a re-run that went back in a conversation) and entries as they are (the rendered
-    prompt)."""
+    notices (a re-run that went back in a conversation) and entries as they are (what was sent
+    of the notebook, the rendered prompt)."""
     session = _Session(backend, request, toolbox, view or NullView(), confirm, cancel or threading.Event())
     for item in preface:
         if isinstance(item, str):
             session.notice(item)
         else:
-            session.reply.trace.add(item)
+            session.reply.trace.entries.append(item)
     try:
         session.converse(max_rounds)
     except KeyboardInterrupt:  # Interrupted (Stop) included

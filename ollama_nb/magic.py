@@ -20,7 +20,8 @@ from . import api, commands, inside_html, render
 from .comparison import Variant, variants
 from .conversation import AskCounter, conversations
 from .errors import ConfirmUnavailable, OllamaNbError, OptionError, PromptError
-from .kernel import kernel_parent
+from .kernel import can_insert_cells, kernel_parent
+from .markdown import answer_code
 from .options import option_values, parse_options, split
 from .pipeline import is_model
 from .prompt import resolve
@@ -55,6 +56,17 @@ def from_cell(
     _, notes = parse_options(f"{k}={json.dumps(v[0])}" for k, v in values.items())
     thinks: list[bool | str | None] = list(split(think)) if isinstance(think, str) else [think]
     return variants(split(models), thinks, varying), shared, notes
+
+
+FIX_PROMPT = "Explain the error, then give the corrected cell."
+
+
+def _cells(value: str) -> int:
+    """``--notebook N``: a number of cells, at least 1."""
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
 
 
 def split_line(line: str) -> list[str]:
@@ -95,6 +107,11 @@ class OllamaMagics(Magics):
     @argument("--image", action="append", default=[], metavar="PATH_OR_VAR",
               help="an image for a vision model, repeatable: a file path, or bytes or a PIL image in a variable")  # fmt: skip
     @argument("--raw", action="store_true", help="send the prompt verbatim: no {{name}} interpolation")
+    @argument("--notebook", nargs="?", const=True, type=_cells, metavar="N",
+              help="send the notebook's cells ahead of the prompt: the last N, or as many as fit a quarter "
+                   "of the context (newest first; secrets masked; '# ollama: skip' cells never)")  # fmt: skip
+    @argument("--fix", action="store_true",
+              help="explain the last error: send the failing cell, its error and the cells it depends on")  # fmt: skip
     @argument_group("Tools")
     @argument(
         "--tools",
@@ -108,6 +125,9 @@ class OllamaMagics(Magics):
     @argument("--out", metavar="VAR", help="also store the reply in VAR (it is always in _ollama)")
     @argument("--no-stream", dest="stream", action="store_false", help="wait for the whole answer")
     @argument("--plain", action="store_true", help="stream plain text instead of widgets")
+    @argument("--code", nargs="?", const="first", choices=("first", "all"),
+              help="put the answer's first code block (all: every one) into a new cell below, not run; "
+                   "it is also in _ollama.code")  # fmt: skip
     @argument_group("Seeing inside the model")
     @argument(
         "--render", action="store_true", help="also show the prompt as the model reads it (its template)"
@@ -153,6 +173,8 @@ class OllamaMagics(Magics):
         words = split_line(line)
         if words and words[0] == "render":  # line or cell: the prompt as the model reads it
             return self._render(words[1:], line, cell)
+        if cell is None and words and words[0] == "fix":  # %ollama fix [options] [what to add]
+            words = ["--fix", *words[1:]]
         if cell is None and words and words[0] in commands.COMMANDS:
             # not a prompt: IPython's {name} expansion applies, as for any line magic
             words = split_line(self.shell.var_expand(line, depth=1) if self.shell else line)
@@ -185,7 +207,21 @@ class OllamaMagics(Magics):
             if (partial := getattr(exc, "reply", None)) is not None:
                 self._bind(partial, args.out)
             raise
+        if args.code:
+            reply.code = self._insert_code(reply.content, every=args.code == "all")
         self._bind(reply, args.out)
+
+    def _insert_code(self, answer: str, every: bool) -> str | None:
+        """The answer's code into a new cell below this one (not run), where the front end can."""
+        code = answer_code(answer, every=every)
+        if code is None:
+            print("--code: the answer has no code block, so no cell was added.")
+        elif not can_insert_cells():
+            print("--code: this front end cannot add a cell (nbconvert, papermill, nbclient): "
+                  "the code is in _ollama.code.")  # fmt: skip
+        elif self.shell is not None:
+            self.shell.set_next_input(code.rstrip("\n"), replace=False)
+        return code
 
     @property
     def _namespace(self) -> dict[str, Any]:
@@ -198,6 +234,8 @@ class OllamaMagics(Magics):
                 f"unexpected {' '.join(args.words)!r}: in a %%ollama cell the prompt is the cell body"
             )
         prompt = (cell if cell is not None else " ".join(args.words)).rstrip()
+        if not prompt.strip() and args.fix:
+            return FIX_PROMPT
         if not prompt.strip():
             raise UsageError("the prompt is empty: write it in the cell body, under %%ollama")
         if args.raw:
@@ -220,6 +258,7 @@ class OllamaMagics(Magics):
                 confirm=_ask if args.confirm else None, images=[self._image(i) for i in args.image] or None,
                 api_key=args.api_key, keep_alive=args.keep_alive, strict_context=args.strict_context,
                 render=args.render or None, logprobs=True if args.logprobs else None, top_logprobs=args.logprobs,
+                notebook="fix" if args.fix else args.notebook,
                 force=args.force or None,
             )  # fmt: skip
         except OptionError:
@@ -234,6 +273,10 @@ class OllamaMagics(Magics):
         if args.chat:
             raise UsageError(
                 "a comparison cannot continue a conversation: drop --chat, or compare in a cell of its own"
+            )
+        if args.notebook or args.fix or args.code:
+            raise UsageError(
+                "--notebook, --fix and --code ask one model: drop them, or ask one model (-m NAME)"
             )
         try:
             result = api.compare_variants(prompt, grid, settings, display="plain" if args.plain else "auto",

@@ -65,6 +65,20 @@ def to_html(text: str) -> str:
     return _md().render(text)
 
 
+def code_blocks(text: str) -> list[str]:
+    """The fenced code blocks of a model's answer, in order, as markdown-it reads them (a fence
+    left open runs to the end; indented blocks are not taken: models fence their code)."""
+    return [token.content for token in _md().parse(text) if token.type == "fence"]
+
+
+def answer_code(text: str, every: bool = False) -> str | None:
+    """The answer's first fenced code block, or all of them joined by a blank line; None if none."""
+    blocks = code_blocks(text)
+    if not blocks:
+        return None
+    return "\n\n".join(b.rstrip("\n") for b in blocks) + "\n" if every else blocks[0]
+
+
 def safe_markdown(text: str) -> str:
     """``text`` made safe for markdown renderers elsewhere (exports, markdown cells, GitHub):
     every remote image becomes a link naming its address, and raw HTML (which those renderers

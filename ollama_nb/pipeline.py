@@ -29,7 +29,7 @@ from typing import Any, TypeGuard, TypeVar
 
 import pydantic
 
-from . import context, loop, reload
+from . import context, loop, nbcontext, reload
 from .backend import Backend
 from .conversation import Conversation, conversation
 from .errors import (
@@ -42,12 +42,14 @@ from .errors import (
     SharedServer,
     Unsupported,
 )
+from .masking import Secret
+from .nbcontext import Built, Notebook
 from .ollama_backend import OllamaBackend
 from .reply import Reply
 from .retry import RetryPolicy
 from .settings import Settings
 from .tools import Toolbox
-from .trace import Carried, Notice, RenderedPrompt, Trace
+from .trace import Carried, FromNotebook, Notice, RenderedPrompt, Trace
 from .viewbase import View
 
 T = TypeVar("T")
@@ -78,6 +80,8 @@ class Prepared:
     dropped: int = 0  # turns a re-run dropped from the conversation
     earlier: context.Earlier | None = None  # what the conversation used of the context so far
     warnings: tuple[str, ...] = ()  # said before the answer (the reload it causes for everyone)
+    shown: FromNotebook | None = None  # what was sent of the notebook, ahead of the prompt
+    leading: int = 0  # this turn's messages ahead of its prompt (the notebook's)
 
 
 def prepare(
@@ -88,9 +92,11 @@ def prepare(
     cell: str | None = None,
     history: Sequence[dict[str, Any]] = (),
     backend: Backend | None = None,
+    notebook: Notebook | None = None,
 ) -> Prepared:
     """The request for a prompt, settings and conversation, checked before anything is sent.
-    A failure raises with a reply that says so (``.reply``): nothing was sent."""
+    ``notebook``: the cells the kernel recorded, sent ahead of the prompt as ``settings.notebook``
+    says. A failure raises with a reply that says so (``.reply``): nothing was sent."""
     thread = conversation(chat) if isinstance(chat, str) else chat
     model = settings.model or (thread.model if thread is not None else None) or ""
     messages: list[dict[str, Any]] = [*history, {"role": "user", "content": prompt}]
@@ -108,11 +114,17 @@ def prepare(
         dropped, earlier = 0, None
         if thread is not None:
             history, dropped = thread.history_for(cell)
+        shown = None
+        if settings.notebook:
+            shown = shown_notebook(settings, backend, notebook, history, thread.name if thread else None)
+        if thread is not None:
             last_prompt, used = thread.used_before(cell)
             answer = (
                 history[-1].get("content", "") if history and history[-1].get("role") == "assistant" else ""
             )
             added = (context.at_least_tokens(str(answer)) if answer else 0) + context.at_least_tokens(prompt)
+            if shown is not None and shown.text:
+                added += context.at_least_tokens(shown.text)
             earlier = context.Earlier(last_prompt, added, tuple(used), thread.carried_before(cell))
         messages = [*history]
         kept = len(messages)
@@ -120,6 +132,10 @@ def prepare(
             messages = [m for m in messages if m.get("role") != "system"]
             messages.insert(0, {"role": "system", "content": settings.system})
             kept = 0
+        leading = 0
+        if shown is not None and shown.text:
+            messages.append({"role": "user", "content": shown.text})
+            leading = 1
         user: dict[str, Any] = {"role": "user", "content": prompt}
         if settings.images:
             user["images"] = [encode_image(image) for image in settings.images]
@@ -138,7 +154,33 @@ def prepare(
             raise
         reply.error, reply.interrupted = None, True
         raise Interrupted("stopped before anything was sent.", reply=reply) from None
-    return Prepared(settings, backend, request, toolbox, thread, cell, kept, dropped, earlier, warnings)
+    return Prepared(settings, backend, request, toolbox, thread, cell, kept, dropped, earlier, warnings,
+                    shown.entry if shown is not None else None, leading)  # fmt: skip
+
+
+def shown_notebook(settings: Settings, backend: Backend, notebook: Notebook | None,
+                   history: Sequence[dict[str, Any]], chat: str | None = None) -> Built:  # fmt: skip
+    """The notebook's cells for ``settings.notebook``: the last N, as many as fit a quarter of
+    the context, or the failing cell and what it depends on; not those the conversation holds."""
+    if notebook is None:
+        raise InputError(
+            "The notebook's cells are recorded from %load_ext ollama_nb on, and it has not run in this "
+            "kernel: run it, then the cells after it can be sent."
+        )
+    secrets = [*notebook.secrets, *([Secret("api_key", settings.api_key)] if settings.api_key else [])]
+    choice, before = settings.notebook, nbcontext.shown_before(history)
+    if isinstance(choice, int) and not isinstance(choice, bool):
+        return nbcontext.build(notebook.cells, last=choice, secrets=secrets, before=before, chat=chat)
+    limit, source = context.context_length(backend, str(settings.model), settings.options)
+    if source == "model" and limit:  # not loaded yet: it will run with the server's default, not its maximum
+        limit = min(limit, nbcontext.DEFAULT_CONTEXT)
+    budget = nbcontext.default_budget(limit)
+    if choice == "fix":
+        built = nbcontext.build_fix(notebook.cells, budget=budget, secrets=secrets)
+        if built is None:
+            raise InputError("Nothing to fix: no cell has raised an error since %load_ext ollama_nb.")
+        return built
+    return nbcontext.build(notebook.cells, budget=budget, secrets=secrets, before=before, chat=chat)
 
 
 def run(
@@ -151,6 +193,7 @@ def run(
     history: Sequence[dict[str, Any]] = (),
     cancel: threading.Event | None = None,
     backend: Backend | None = None,
+    notebook: Notebook | None = None,
 ) -> Reply:
     """Ask, stream into ``view``, run the tools, and return this cell's :class:`Reply`.
 
@@ -158,7 +201,8 @@ def run(
     keeps what arrived; the view is finished first."""
     thread = conversation(chat) if isinstance(chat, str) else chat
     with _turn_of(thread, settings, prompt):
-        ready = prepare(settings, prompt, chat=thread, cell=cell, history=history, backend=backend)
+        ready = prepare(settings, prompt, chat=thread, cell=cell, history=history, backend=backend,
+                        notebook=notebook)  # fmt: skip
         return answer(ready, view, cancel=cancel)
 
 
@@ -186,8 +230,11 @@ def answer(ready: Prepared, view: View, *, cancel: threading.Event | None = None
     """Send a prepared request and see it through (see :func:`run`)."""
     settings, thread = ready.settings, ready.thread
     view.show()
-    preface: list[str | RenderedPrompt] = []
+    preface: list[str | RenderedPrompt | FromNotebook] = []
     preface.extend(ready.warnings)
+    if ready.shown is not None:
+        preface.append(ready.shown)
+        view.notice(nbcontext.summary(ready.shown))
     if ready.dropped and thread is not None:
         preface.append(f"Asked again from the same cell: conversation {thread.name!r} went back to that turn "
                        f"and dropped the {ready.dropped} turn(s) after it.")  # fmt: skip
@@ -216,7 +263,8 @@ def answer(ready: Prepared, view: View, *, cancel: threading.Event | None = None
         view.notice(reply.trace.add(Notice(text, reply.trace.duration_s, "warning")).text)
     if thread is not None and (failure is None or reply.received):
         # kept, marked partial when it ended early: the next turn sends what the user saw
-        thread.record(ready.cell, reply.messages, partial=failure is not None, usage=_usage(reply))
+        thread.record(ready.cell, reply.messages, partial=failure is not None, usage=_usage(reply),
+                      leading=ready.leading)  # fmt: skip
         if failure is None:
             thread.model = ready.request.model
     view.finish(reply)

@@ -14,11 +14,11 @@ from html import escape
 from importlib import resources
 from typing import Any, Literal
 
-from . import inside_html, phases
+from . import inside_html, nbcontext, phases
 from .markdown import to_html
 from .reply import MIME, TEXT_PREVIEW, Reply, clipped
 from .stream import Metrics
-from .trace import ToolRound, Trace
+from .trace import FromNotebook, ToolRound, Trace
 from .units import duration
 
 SHOWN_WAIT_S = 0.5  # a wait for the server shorter than this is not worth a word
@@ -125,6 +125,42 @@ def round_html(round: ToolRound, open_: bool = False) -> str:  # noqa: A002
     )
 
 
+def numbers(found: list[int]) -> str:
+    """``In [1]–[4], [7]``: run numbers, runs of consecutive ones as ranges."""
+    runs: list[list[int]] = []
+    for n in sorted(found):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return "In " + ", ".join(f"[{r[0]}]" if len(r) == 1 else f"[{r[0]}]–[{r[-1]}]" for r in runs)
+
+
+notebook_summary = nbcontext.summary  # the one line; the details below
+
+
+def notebook_html(entry: FromNotebook, open_: bool = False) -> str:
+    """What the model was shown of the notebook: collapsible, the cells by number with their
+    token estimates, what was left out, skipped and masked (by name, never the value)."""
+    rows = "".join(f"<tr><td>In [{c.number}]</td><td>~{c.tokens:,} tokens</td></tr>" for c in entry.cells)
+    body = [f'<table class="ollama-nb-notebook-cells">{rows}</table>'] if rows else []
+    if not entry.cells:
+        body.append("<div>No cell was sent: none was recorded since %load_ext ollama_nb, or none fits.</div>")
+    if entry.left_out:
+        body.append(f"<div><b>left out</b> {escape(numbers(entry.left_out))}</div>")
+    if entry.already:
+        body.append(f"<div><b>in the conversation already</b> {escape(numbers(entry.already))}</div>")
+    if entry.skipped:
+        body.append(f"<div><b>skipped</b> (# ollama: skip) {escape(numbers(entry.skipped))}</div>")
+    if entry.masked:
+        masked = ", ".join(f"{name} ×{count}" if count > 1 else name for name, count in entry.masked.items())
+        body.append(f"<div><b>masked</b> {escape(masked)}</div>")
+    return (
+        f'<details class="ollama-nb-notebook"{" open" if open_ else ""}>'
+        f"<summary>{escape(notebook_summary(entry))}</summary>{''.join(body)}</details>"
+    )
+
+
 def _pretty(values: dict[str, Any]) -> str:
     return "\n".join(f"{k} = {v!r}" for k, v in values.items())
 
@@ -153,6 +189,7 @@ def static_html(reply: Reply, *, style: bool = True, raised: bool = False) -> st
     parts.append(f'<div class="ollama-nb-answer">{to_html(reply.content)}</div>')
     # the same order as the live view (answer, trace, status), so nothing moves when it is replaced
     parts.append('<div class="ollama-nb-trace">')
+    parts.extend(notebook_html(n) for n in trace.of(FromNotebook))
     parts.extend(round_html(r) for r in trace.rounds)
     parts.extend(notice_html(n) for n in notices(reply))
     parts.append("</div>")
@@ -258,6 +295,7 @@ def static_text(reply: Reply, *, raised: bool = False) -> str:
         lines.append(f"[error] {reply.error}")
     lines.append(reply_status(reply))
     lines += inside_html.inside_lines(reply)
+    lines += [notebook_summary(n) for n in reply.trace.of(FromNotebook)]
     lines += [round_summary(r) for r in reply.trace.rounds]
     return "\n".join(line for line in lines if line)
 

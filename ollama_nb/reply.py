@@ -54,6 +54,7 @@ class Reply:
     history: int = 0  # how many messages of the conversation came before this cell's
     chat: str | None = None  # the conversation it belongs to, if any
     history_kept: bool = field(default=True, repr=False)  # False when read back: only its own part was saved
+    code: str | None = field(default=None, repr=False)  # the answer's code, taken out with --code
     # the last request's body as sent (not saved): the meter asks the server about it
     last_request: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 

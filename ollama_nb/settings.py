@@ -9,7 +9,7 @@ checked and normalised once, here, where it enters.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -57,6 +57,9 @@ class Settings(BaseModel):
     logprobs: bool | None = None
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
     extra: Mapping[str, Any] = Field(default_factory=dict)  # any other request field, sent as given
+    # the notebook's cells ahead of the prompt: True (as many as fit a quarter of the context), N
+    # (the last N), "fix" (the last failing cell and the cells it depends on); None or False: none
+    notebook: bool | Annotated[int, Field(ge=1)] | Literal["fix"] | None = None
     # -- tools
     tools: tuple[Any, ...] = ()  # callables (or names a front resolved)
     max_rounds: int = Field(default=DEFAULT_MAX_ROUNDS, ge=1)
@@ -90,6 +93,23 @@ class Settings(BaseModel):
         if callable(value) or isinstance(value, (str, bytes)):
             return (value,)
         return tuple(value)
+
+    @field_validator("notebook", mode="before")
+    @classmethod
+    def _notebook(cls, value: Any) -> Any:
+        text = value.strip().lower() if isinstance(value, str) else None
+        if text is not None and text.isdigit():
+            value = int(text)  # "1" is one cell, not True
+        elif text in ("true", "false", "fix"):
+            value = {"true": True, "false": False}.get(text, text)
+        if (
+            value is None
+            or isinstance(value, bool)
+            or value == "fix"
+            or (isinstance(value, int) and value >= 1)
+        ):
+            return value
+        raise ValueError("notebook takes True (the cells that fit), a number of cells N, 'fix' or False")
 
     @field_validator("think", mode="before")
     @classmethod
@@ -144,7 +164,7 @@ def make(**values: Any) -> Settings:
 
 CONFIGURABLE = ("model", "host", "api_key", "keep_alive", "timeout", "max_rounds", "max_result_chars",
                 "strict_context", "system", "think", "queue_timeout", "retries", "retry_max_wait",
-                "shared", "mcp_timeout")  # fmt: skip
+                "shared", "mcp_timeout", "notebook")  # fmt: skip
 
 
 def parse_setting(name: str, text: str) -> Any:

@@ -1,7 +1,7 @@
 """What happened inside one ``%%ollama`` cell, as plain data: one ordered list of typed entries.
 
-An entry is a model turn, a tool round-trip, a notice, the context meter or the rendered
-prompt; each has a ``kind`` tag, so a saved
+An entry is a model turn, a tool round-trip, a notice, the context meter, the rendered
+prompt or what was sent from the notebook; each has a ``kind`` tag, so a saved
 trace reads back with one validated union (:mod:`ollama_nb.reply`). A new kind of entry is a
 dataclass here, a member of :data:`Entry`, and a renderer in :mod:`ollama_nb.render`.
 """
@@ -147,10 +147,39 @@ class RenderedPrompt:
     kind: Literal["rendered"] = "rendered"
 
 
+@dataclass
+class SentCell:
+    """One notebook cell the model was shown: its run number (``In [n]``) and a token estimate."""
+
+    number: int
+    tokens: int
+
+
+@dataclass
+class FromNotebook:
+    """What the model was shown of the notebook (``--notebook``, ``--fix``), ahead of the prompt:
+    the cells by run number with their token estimates, the cells left out for the budget (or
+    past ``N``), the ``# ollama: skip`` cells, and how many values were masked under each name
+    (never the values). :mod:`ollama_nb.nbcontext` builds it with the text sent."""
+
+    cells: list[SentCell]
+    tokens: int  # the estimate for the whole text sent
+    budget: int | None = None
+    last: int | None = None  # the N of --notebook N
+    left_out: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    already: list[int] = field(default_factory=list)  # in the conversation already: not sent again
+    masked: dict[str, int] = field(default_factory=dict)
+    purpose: Literal["notebook", "fix"] = "notebook"
+    started_s: float = 0.0
+    kind: Literal["notebook"] = "notebook"
+
+
 Entry = Annotated[
-    ModelTurn | ToolRound | Notice | ContextUse | RenderedPrompt, pydantic.Field(discriminator="kind")
+    ModelTurn | ToolRound | Notice | ContextUse | RenderedPrompt | FromNotebook,
+    pydantic.Field(discriminator="kind"),
 ]
-E = TypeVar("E", ModelTurn, ToolRound, Notice, ContextUse, RenderedPrompt)
+E = TypeVar("E", ModelTurn, ToolRound, Notice, ContextUse, RenderedPrompt, FromNotebook)
 
 
 @dataclass
@@ -200,6 +229,12 @@ class Trace:
     @property
     def rendered(self) -> RenderedPrompt | None:
         found = self.of(RenderedPrompt)
+        return found[-1] if found else None
+
+    @property
+    def notebook(self) -> FromNotebook | None:
+        """What the model was shown of the notebook, when it was."""
+        found = self.of(FromNotebook)
         return found[-1] if found else None
 
     @property

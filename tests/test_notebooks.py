@@ -98,7 +98,9 @@ def test_notebook_runs_top_to_bottom(name, executed):
     nb = executed(name)
     for cell in nb.cells:
         errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
-        if "raises-exception" in cell.metadata.get("tags", []):
+        if "raises-exception" in cell.metadata.get("tags", []) and "ollama" not in cell.source:
+            assert errors, f"{name}: {cell.source[:60]!r} was to fail (a mistake the tutorial then fixes)"
+        elif "raises-exception" in cell.metadata.get("tags", []):
             assert errors and len(errors[0]["traceback"]) == 1, "the failing example shows one short line"
         else:
             assert not errors, f"{name}: {cell.source[:60]!r} failed: {errors}"
@@ -211,3 +213,25 @@ def test_inside_notebook_shows_the_meter_the_prompt_the_time_and_the_choice(exec
     assert "<|im_start|>system\nAnswer in one word.<|im_end|>" in out  # %ollama render
     assert "turn 2: loading the model" in out and "first token at" in out
     assert out.count("variant ") >= 2 and "first token" in out  # the comparison tables
+
+
+@recorded_only
+def test_notebook_context_notebook_reads_fixes_and_masks(executed):
+    nb = executed("06_notebook_context.ipynb")
+    answers = replies(nb)
+    assert "The wettest city is Bergen with 2250 mm a year." in answers[0]["content"]  # read from In [3]
+    shown = [e for e in answers[0]["trace"]["entries"] if e["kind"] == "notebook"]
+    assert shown and [c["number"] for c in shown[0]["cells"]] == [1, 2, 3]
+    assert "3 cells sent, about" in cell_text(nb, "shown = _ollama.trace.notebook")
+    assert 'rain.sort_values("rain_mm", ascending=False)' in answers[1]["content"]  # --code
+    assert (
+        "KeyError: 'rain_in_mm'" in answers[2]["content"]
+        and 'rain["rain_mm"].mean()' in answers[2]["content"]
+    )
+    assert cell_text(nb, "print(_ollama.code)").strip() == 'rain["rain_mm"].mean()'
+    assert "this front end cannot add a cell" in cell_text(nb, "%ollama fix --code")
+    rendered = cell_text(nb, "%ollama render --notebook")
+    assert "[masked: weather_api_key]" in rendered and "https://ada:[masked]@weather.example" in rendered
+    assert (
+        "wk-2750-demo-9931" not in rendered and "hunter2" not in rendered and "My own notes" not in rendered
+    )

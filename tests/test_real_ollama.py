@@ -197,3 +197,25 @@ def test_a_server_killed_mid_answer_keeps_the_partial_answer(kernel):
     reply = run.reply
     assert reply["content"].strip() and reply["error"]
     assert reply["content"][:20] in run.final["text/plain"]
+
+
+def test_a_notebook_question_is_answered_from_a_value_printed_three_cells_above(real_host):
+    """The tiny real model reads the cells sent ahead of the question: the value it gives was
+    printed three cells above, and without --notebook it does not have it."""
+    fresh = Kernel(real_host)  # its own run numbers, so that the prompt is the same each time
+    try:
+        for cell in (
+            "city = 'Reykjavik'\nprint('city =', city)",
+            "colours = ['red', 'green']",
+            "len(colours)",
+        ):
+            assert not fresh.run(cell).errors
+        asked = f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=40 --notebook 3\nWhich city was printed?"
+        reply = _ok(fresh.run(asked))
+        sent = reply["messages"][0]["content"]
+        assert "In [2]:" in sent and "city = Reykjavik" in sent and "In [4]:" in sent
+        assert "Reykjavik" in reply["content"], reply["content"]
+        alone = _ok(fresh.run(f"%%ollama -m {PLAIN} {GREEDY} -o num_predict=40\nWhich city was printed?"))
+        assert "Reykjavik" not in alone["content"], alone["content"]
+    finally:
+        fresh.close()

@@ -16,6 +16,7 @@ from typing import Any
 from .answers import Answer, Ask, answer
 from .fill import Filler
 from .inside import kept_messages
+from .notebook import notebook_answer
 from .script import Turn
 
 # words a tool's name says about when to call it, beyond the name's own words
@@ -57,7 +58,7 @@ def demo_turn(request: dict[str, Any], thinks: bool) -> Turn:
         if unclear:
             return Turn(content=" ".join(unclear),
                         thinking="A tool fits, but the prompt does not give its arguments." if thinks else "")  # fmt: skip
-        reply = answer(ask)
+        reply = notebook_answer(ask) or answer(ask)
         if request.get("format"):
             reply = Answer(
                 _as_json(request["format"], ask, reply), reply.thinking + " The answer goes in JSON."

@@ -77,12 +77,34 @@ EXPECTED: dict[str, dict[str, list[str]]] = {
         "%ollama render -m llama3.2": ["<|im_start|>system", "Answer in one word."],
         "%%ollama -m llama3.2,qwen3": ["first token", "Recursion is"],
     },
+    "06_notebook_context.ipynb": {
+        "%%ollama --notebook\nWhich city": [
+            "Bergen with 2250 mm a year",
+            "From the notebook: 3 cells",
+            "/ 4,096 tokens",
+        ],
+        "shown = _ollama.trace.notebook": ["3 cells sent, about"],
+        "%%ollama --notebook --code": ['rain.sort_values("rain_mm", ascending=False)'],
+        "%ollama fix --code": [
+            "KeyError: 'rain_in_mm'",
+            'rain["rain_mm"].mean()',
+            "From the notebook for the fix",
+        ],
+        "%ollama render --notebook 2": ["[masked: weather_api_key]", "https://ada:[masked]@weather.example"],
+    },
     "07_mcp_tools.ipynb": {
         "%ollama schema mcp:clock": ['"name": "convert_time"'],
         "%ollama mcp list": ["clock · running", "convert_time: Convert time between timezones"],
         "%%ollama -m llama3.2 --tools mcp:clock": ["clock › convert_time(", "convert_time returned"],
         "call = _ollama.trace[0]": ["clock › convert_time", '"time_difference": "-3.5h"'],
         "%ollama mcp remove": ["Removed the MCP server clock"],
+    },
+}
+# The cell --code puts below the asking cell in JupyterLab (not run), by the asking cell's first line.
+INSERTED = {
+    "06_notebook_context.ipynb": {
+        "%%ollama --notebook --code": 'rain.sort_values("rain_mm", ascending=False)',
+        "%ollama fix --code": 'rain["rain_mm"].mean()',
     },
 }
 CANNED = "knows only the tutorials' questions"  # the demo model's note for a prompt it cannot answer
@@ -159,7 +181,15 @@ def cell_outputs(page) -> list[str]:
     )
 
 
-def run_all(page, lab: Lab, name: str, count: int) -> None:
+def page_sources(page) -> list[str]:
+    """Every cell's source as the notebook in the page holds it (cells --code added included)."""
+    return page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.model.sharedModel.cells.map(c => c.getSource())"
+    )
+
+
+def run_all(page, lab: Lab, name: str, sources: set[str]) -> None:
+    """Run every cell; done when each code cell of the file (``sources``) has its number."""
     page.goto(f"{lab.url}/lab/tree/{name}?reset&token={lab.token}")
     page.wait_for_selector(f"{NOTEBOOK} .jp-Cell", timeout=60_000)
     page.wait_for_function(  # running before the kernel is there asks which kernel to start
@@ -170,10 +200,12 @@ def run_all(page, lab: Lab, name: str, count: int) -> None:
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
         prompts = page.evaluate(  # textContent: cells out of view are not rendered (content-visibility)
-            "s => [...document.querySelectorAll(s + ' .jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)",
+            """s => [...document.querySelectorAll(s + ' .jp-Cell')].map(c =>
+                   c.querySelector('.jp-InputPrompt')?.textContent ?? '')""",
             NOTEBOOK,
         )
-        if len(prompts) == count and all(re.search(r"\[\d+\]", p) for p in prompts):
+        ours = [p for source, p in zip(page_sources(page), prompts, strict=False) if source in sources]
+        if len(ours) == len(sources) and all(re.search(r"\[\d+\]", p) for p in ours):
             return
         time.sleep(0.25)
     page.screenshot(path=str(SHOTS / f"tutorial-{name.split('_')[0]}-stuck.png"))
@@ -211,12 +243,24 @@ def screenshot(page, name: str, theme: str) -> None:
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_tutorial_runs_top_to_bottom_with_answers_that_fit(page, lab, name):
     cells = nbformat.read(ROOT / "notebooks" / name, as_version=4).cells
-    run_all(page, lab, name, sum(c.cell_type == "code" for c in cells))
+    run_all(page, lab, name, {c.source for c in cells if c.cell_type == "code"})
     show_whole_notebook(page)
-    outputs = dict(zip((c.source for c in cells), cell_outputs(page), strict=True))
+    in_page = page_sources(page)
+    outputs = dict(zip(in_page, cell_outputs(page), strict=True))
+    mistakes = {
+        c.source
+        for c in cells
+        if "raises-exception" in c.metadata.get("tags", []) and "ollama" not in c.source
+    }
+    for asking, code in INSERTED.get(name, {}).items():  # --code: a new cell below, not run
+        (at,) = [i for i, source in enumerate(in_page) if source.startswith(asking)]
+        assert in_page[at + 1] == code, (asking, in_page[at + 1])
+    assert len(in_page) == len(cells) + len(INSERTED.get(name, {}))
     for source, shown in outputs.items():
         assert CANNED not in shown, f"{name}: the demo model did not know {source[:60]!r}"
-        if source.startswith("%%ollama -m no-such-model"):
+        if source in mistakes:  # the tutorial's own mistake: Python's traceback, then %ollama fix
+            assert "Traceback" in shown or "Error" in shown, shown
+        elif source.startswith("%%ollama -m no-such-model"):
             assert len(shown.strip().splitlines()) == 1, shown  # one short line, no traceback
         else:
             assert "Traceback" not in shown and "Error displaying widget" not in shown, (
