@@ -125,6 +125,10 @@ def build(cells: Sequence[Cell], *, last: int | None = None, budget: int | None 
     older: list[Cell] = []
     if last is not None:
         older, candidates = candidates[: max(len(candidates) - last, 0)], candidates[-last:]
+    if seen:  # a conversation goes on from what it was shown: cells that ran before that stay out
+        newest = max(seen)
+        older += [c for c in candidates if c.number < newest and c.number not in seen]
+        candidates = [c for c in candidates if c.number >= newest or c.number in seen]
     already = [c.number for c in candidates if c.number in seen or (asks and asks.match(c.code))]
     fresh = [c for c in candidates if c.number not in already]
     used = estimate_tokens(NOTEBOOK_HEADER) + 1

@@ -396,3 +396,13 @@ def test_fix_with_nothing_failed_is_one_line_and_sends_nothing(server):
         and "Nothing to fix: no cell has raised an error" in error["traceback"][0]
     )
     assert server.state.chats() == []
+
+
+def test_a_conversation_is_not_sent_older_cells_left_out_for_the_budget():
+    """Cells left out for the budget when the conversation was first shown the notebook stay
+    out later: the budget freed by what was shown is not spent on older cells."""
+    cells = [Cell(number=n, code=f"x{n} = {'1' * 200}") for n in range(1, 21)]
+    first = nbcontext.build(cells, budget=400)
+    shown = {c.number for c in first.entry.cells}
+    again = nbcontext.build(cells, budget=400, before=shown)
+    assert again.text == "" and min(shown) > 1 and set(again.entry.left_out) >= set(range(1, min(shown)))
