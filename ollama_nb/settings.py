@@ -150,6 +150,11 @@ def make(**values: Any) -> Settings:
         return Settings(**values)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(
+            cause, OptionError
+        ):  # pydantic wraps a validator's error: the option's own, with its fields
+            raise cause from None
         name = ".".join(str(p) for p in first["loc"]) or "settings"
         given = values.get(str(first["loc"][0])) if first["loc"] else None
         message = first["msg"].removeprefix("Value error, ")
@@ -158,8 +163,6 @@ def make(**values: Any) -> Settings:
                 f"{name!r} is not a setting (settings: {', '.join(Settings.model_fields)})"
             ) from None
         raise InputError(f"setting {name}={given!r}: {message}") from None
-    except OptionError:
-        raise
 
 
 CONFIGURABLE = ("model", "host", "api_key", "keep_alive", "timeout", "max_rounds", "max_result_chars",

@@ -98,3 +98,11 @@ def test_https_to_a_plain_http_server_is_named(server):
     port = server.url.rsplit(":", 1)[1]
     with pytest.raises(ollama_nb.ServerUnreachable, match="plain http, not https"):
         ollama_nb.chat("hi", model="llama3.2", host=f"https://127.0.0.1:{port}", display="none")
+
+
+def test_a_wrong_option_in_chat_is_an_option_error_in_chats_terms(server):
+    with pytest.raises(
+        ollama_nb.OptionError, match=r"takes a whole number.*options=\{'num_ctx': \.\.\.\}"
+    ) as caught:
+        ollama_nb.chat("hi", model="llama3.2", host=server.url, options={"num_ctx": "abc"}, display="none")
+    assert caught.value.key == "num_ctx" and server.state.chats() == []
