@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import pydantic
 
 from .errors import ArgumentError, McpError, ToolFailed
-from .schema import json_kind, tidy
+from .schema import argument_object, decoded_values, tidy
 from .settings import DEFAULT_MCP_TIMEOUT, defaults
 
 if TYPE_CHECKING:
@@ -515,18 +515,10 @@ class McpTool:
     def validate(self, arguments: Any) -> dict[str, Any]:
         """The model's arguments checked against the server's own schema; raises
         :class:`ArgumentError` naming every problem. JSON text (small models send it) is read."""
-        if isinstance(arguments, str):
-            try:
-                arguments = json.loads(arguments)
-            except json.JSONDecodeError:
-                raise ArgumentError(
-                    f"arguments must be a JSON object, got text that is not JSON: {arguments[:80]!r}"
-                ) from None
-        if not isinstance(arguments, dict):
-            raise ArgumentError(f"arguments must be a JSON object, got {json_kind(arguments)}")
+        arguments = argument_object(arguments)
         problems = _problems(self._validator, arguments)
         if problems:
-            decoded = {k: _json_or(v) for k, v in arguments.items()}
+            decoded = decoded_values(arguments)
             if decoded != arguments and not _problems(self._validator, decoded):
                 return decoded
             raise ArgumentError("; ".join(problems))
@@ -537,15 +529,6 @@ class McpTool:
         if server is None:
             raise ToolFailed(f"the MCP server {self.server!r} was removed")
         return server.call(self.name, values, timeout)
-
-
-def _json_or(value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
 
 
 def _problems(validator: Any, arguments: dict[str, Any]) -> list[str]:

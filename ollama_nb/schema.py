@@ -46,14 +46,7 @@ class ToolSpec:
 
         Raises :class:`ArgumentError` naming every problem.
         """
-        if isinstance(arguments, str):
-            text, arguments = arguments, _loads(arguments, _NOT_JSON)
-            if arguments is _NOT_JSON:
-                raise ArgumentError(
-                    f"arguments must be a JSON object, got text that is not JSON: {text[:80]!r}"
-                )
-        if not isinstance(arguments, dict):
-            raise ArgumentError(f"arguments must be a JSON object, got {json_kind(arguments)}")
+        arguments = argument_object(arguments)
         try:
             values = self.arguments.model_validate(arguments)
         except pydantic.ValidationError as first:
@@ -62,7 +55,7 @@ class ToolSpec:
 
     def _validate_decoded(self, arguments: dict[str, Any], error: pydantic.ValidationError) -> Any:
         # small models often send a list or object as JSON text: decode those and try again
-        decoded = {k: _loads(v, v) if isinstance(v, str) else v for k, v in arguments.items()}
+        decoded = decoded_values(arguments)
         if decoded != arguments:
             try:
                 return self.arguments.model_validate(decoded)
@@ -93,6 +86,23 @@ def _loads(text: str, fallback: Any) -> Any:
         return json.loads(text)
     except (json.JSONDecodeError, TypeError):
         return fallback
+
+
+def argument_object(arguments: Any) -> dict[str, Any]:
+    """A tool call's arguments as the JSON object they must be (JSON text, as small models send
+    it, is read); raises :class:`ArgumentError` saying what came instead."""
+    if isinstance(arguments, str):
+        text, arguments = arguments, _loads(arguments, _NOT_JSON)
+        if arguments is _NOT_JSON:
+            raise ArgumentError(f"arguments must be a JSON object, got text that is not JSON: {text[:80]!r}")
+    if not isinstance(arguments, dict):
+        raise ArgumentError(f"arguments must be a JSON object, got {json_kind(arguments)}")
+    return arguments
+
+
+def decoded_values(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The arguments with values sent as JSON text (a list or an object) decoded."""
+    return {k: _loads(v, v) if isinstance(v, str) else v for k, v in arguments.items()}
 
 
 def _describe(error: pydantic.ValidationError) -> str:
