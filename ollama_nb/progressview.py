@@ -16,7 +16,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from .progress import Progress, ending, size
-from .view import _interrupts_held, close_all
+from .view import interrupts_held, close_all
 
 MIME = "application/vnd.ollama-nb.progress+json"  # the outcome, for tests and tools reading the notebook
 
@@ -77,7 +77,7 @@ class ProgressBarView:
         }  # fmt: skip
         if not line:  # it failed before anything moved: the error alone says it
             bundle = {"text/plain": ""}
-        with _interrupts_held():
+        with interrupts_held():
             if self._handle is not None:
                 self._handle.update(bundle, raw=True)
             else:

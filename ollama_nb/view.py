@@ -48,6 +48,7 @@ __all__ = [
     "ThreadedMarkdown",
     "TraceView",
     "close_all",
+    "interrupts_held",
     "kernel_parent",
     "widgets_available",
 ]
@@ -302,7 +303,7 @@ class CellView(_LiveView):
         """Replace the live widgets by the static output the saved notebook keeps, and close
         them. An interrupt that lands meanwhile waits until that is done, then ends the cell
         with the reply attached, so that the output is never left as a dead widget."""
-        with _interrupts_held() as held:
+        with interrupts_held() as held:
             self.status.phase = "finishing"
             self._final_draw()
             # nothing arrived (server down, unknown model): the error message says it all
@@ -404,7 +405,7 @@ def close_all(widget: widgets.Widget) -> None:
 
 
 @contextmanager
-def _interrupts_held() -> Iterator[list[int]]:
+def interrupts_held() -> Iterator[list[int]]:
     """Hold back SIGINT for the length of the block; the list it yields is non-empty when an
     interrupt came meanwhile. Only the main thread receives signals: elsewhere, a no-op."""
     held: list[int] = []
