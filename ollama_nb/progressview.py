@@ -16,7 +16,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from .progress import Progress, ending, size
-from .view import interrupts_held, close_all
+from .view import close_all, interrupts_held
 
 MIME = "application/vnd.ollama-nb.progress+json"  # the outcome, for tests and tools reading the notebook
 
