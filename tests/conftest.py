@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import nbformat
@@ -108,3 +112,15 @@ _SKIPPED = pytest.StashKey[str]()
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if line := config.stash.get(_SKIPPED, None):
         terminalreporter.write_line(line, yellow=True)
+
+
+def lab_address(log: Path, process: subprocess.Popen[bytes], wait: float = 120) -> tuple[str, str]:
+    """Wait until ``python -m ollama_nb.lab`` (writing to ``log``) printed its banner; its URL
+    and token."""
+    deadline = time.monotonic() + wait
+    while "Stop with Ctrl-C." not in log.read_text() and process.poll() is None:
+        assert time.monotonic() < deadline, log.read_text()[-2000:]
+        time.sleep(0.3)
+    found = re.search(r"open (http://\S+)/lab\?token=(\S+)", log.read_text())
+    assert found, log.read_text()[-2000:]
+    return found.group(1), found.group(2)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -18,6 +16,8 @@ import httpx
 import nbformat
 
 from ollama_nb.lab import _loopback_port, banner, start_stand_in, working_copy
+
+from .conftest import lab_address
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,13 +136,7 @@ def test_the_lab_asks_nobody_about_jupyter_news_and_saves_through_the_hook(tmp_p
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     try:
-        deadline = time.monotonic() + 120
-        while "Stop with Ctrl-C." not in log.read_text() and process.poll() is None:
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.3)
-        found = re.search(r"open (http://\S+)/lab\?token=(\S+)", log.read_text())
-        assert found, log.read_text()[-2000:]
-        url, token = found.groups()
+        url, token = lab_address(log, process)
         headers = {"Authorization": f"token {token}"}
         notification = httpx.get(f"{url}/lab/api/settings/@jupyterlab/apputils-extension:notification",
                                  headers=headers, timeout=30).json()  # fmt: skip

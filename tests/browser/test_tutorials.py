@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ..conftest import lab_address
 from ..test_notebooks import NODE, NOTEBOOKS, node_path
 from .conftest import ROOT, SHOTS, _free_port
 
@@ -146,13 +147,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
         process = subprocess.Popen(command, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
-        while "Stop with Ctrl-C." not in log.read_text() and process.poll() is None:
-            assert time.monotonic() < deadline, log.read_text()[-2000:]
-            time.sleep(0.3)
-        found = re.search(r"open (http://\S+)/lab\?token=(\S+)", log.read_text())
-        assert found, log.read_text()[-2000:]
-        yield Lab(found.group(1), found.group(2), root / "tutorials", log, repository)
+        yield Lab(*lab_address(log, process), root / "tutorials", log, repository)
     finally:
         os.killpg(process.pid, signal.SIGINT)  # as Ctrl-C: JupyterLab stops its kernels
         try:
