@@ -199,13 +199,6 @@ class Defaults:
             return
         object.__setattr__(self, "settings", self.settings.replace(**{name: value}))
 
-    def update(self, **changes: Any) -> None:
-        """Set several at once (options replace, not add: use ``merge`` semantics explicitly)."""
-        self.settings = self.settings.replace(**changes)
-
-    def reset(self) -> None:
-        self.settings = Settings()
-
     def __repr__(self) -> str:
         return f"defaults({self.settings!r})"
 
